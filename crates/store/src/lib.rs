@@ -1,1 +1,156 @@
-//! placeholder
+//! Storage: one trait per aggregate (packs, runner types, actions, executions, output, auth, the
+//! work queue), implemented by the SQLite backend (default, embedded) and later by PostgreSQL.
+//!
+//! Callers (engine, API) only see these traits; no SQL lives outside backend modules. Every
+//! backend must pass the shared suite in [`suite`]. Storage failures are `Error::Backend` and map
+//! to HTTP 5xx, never 4xx.
+
+pub mod sqlite;
+pub mod suite;
+
+use async_trait::async_trait;
+use gale_model::{
+    Action, ApiKey, ExecStatus, Execution, OutputRecord, Pack, RunnerType, Timestamp, Token,
+};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{kind} \"{key}\" not found")]
+    NotFound { kind: &'static str, key: String },
+    #[error("{kind} \"{key}\" already exists")]
+    Conflict { kind: &'static str, key: String, existing_id: String },
+    #[error("storage backend error: {0}")]
+    Backend(String),
+    #[error("stored record could not be decoded: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[async_trait]
+pub trait PackStore: Send + Sync {
+    /// Insert or update by ref, keeping the existing id. Returns the stored record.
+    async fn upsert_pack(&self, pack: Pack) -> Result<Pack>;
+    /// By ref or id.
+    async fn get_pack(&self, ref_or_id: &str) -> Result<Option<Pack>>;
+    async fn list_packs(&self) -> Result<Vec<Pack>>;
+    /// Deletes the pack record (not its resources). Returns whether it existed.
+    async fn delete_pack(&self, ref_or_id: &str) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait RunnerTypeStore: Send + Sync {
+    async fn upsert_runner_type(&self, runner: RunnerType) -> Result<RunnerType>;
+    /// By name or id.
+    async fn get_runner_type(&self, name_or_id: &str) -> Result<Option<RunnerType>>;
+    async fn list_runner_types(&self) -> Result<Vec<RunnerType>>;
+}
+
+#[async_trait]
+pub trait ActionStore: Send + Sync {
+    /// Insert or update by ref, keeping the existing id.
+    async fn upsert_action(&self, action: Action) -> Result<Action>;
+    /// Insert only; `Error::Conflict` if the ref exists (API create).
+    async fn create_action(&self, action: Action) -> Result<Action>;
+    /// By ref or id.
+    async fn get_action(&self, ref_or_id: &str) -> Result<Option<Action>>;
+    /// All actions, optionally only one pack's, ordered by ref.
+    async fn list_actions(&self, pack: Option<&str>) -> Result<Vec<Action>>;
+    async fn delete_action(&self, id: &str) -> Result<bool>;
+}
+
+/// Filters of `GET /executions` that the store evaluates.
+#[derive(Clone, Debug, Default)]
+pub struct ExecutionFilter {
+    pub action: Option<String>,
+    pub status: Option<ExecStatus>,
+    /// `Some(None)` = top-level executions only (`parent=null`); `Some(Some(id))` = children of id.
+    pub parent: Option<Option<String>>,
+    pub runner: Option<String>,
+    pub user: Option<String>,
+    pub rule: Option<String>,
+    pub trigger_instance: Option<String>,
+    pub timestamp_gt: Option<Timestamp>,
+    pub timestamp_lt: Option<Timestamp>,
+    /// Oldest first when true; newest `start_timestamp` first otherwise.
+    pub sort_asc: bool,
+    pub offset: usize,
+    /// `None` = no limit.
+    pub limit: Option<usize>,
+}
+
+#[async_trait]
+pub trait ExecutionStore: Send + Sync {
+    /// Store a new execution and, in the same transaction, the queue item that will run it.
+    async fn create_execution(&self, exec: &Execution, enqueue: Option<QueueItem>) -> Result<()>;
+    async fn get_execution(&self, id: &str) -> Result<Option<Execution>>;
+    /// Newest execution (`GET /executions/last`).
+    async fn last_execution(&self) -> Result<Option<Execution>>;
+    /// Overwrite the record only if its stored status is still `expected` (compare-and-set, so
+    /// a cancel from the API and a runner finishing cannot overwrite each other). Returns false
+    /// when the stored status differed and nothing was written.
+    async fn update_execution(&self, exec: &Execution, expected: ExecStatus) -> Result<bool>;
+    /// Matching executions (page) and the total count before offset/limit.
+    async fn list_executions(&self, filter: &ExecutionFilter) -> Result<(Vec<Execution>, u64)>;
+    /// Executions whose status is one of `statuses` (used at start-up to abandon/requeue).
+    async fn executions_with_status(&self, statuses: &[ExecStatus]) -> Result<Vec<Execution>>;
+}
+
+#[async_trait]
+pub trait OutputStore: Send + Sync {
+    async fn append_output(&self, records: &[OutputRecord]) -> Result<()>;
+    /// In insertion order; `output_type` filters stdout/stderr.
+    async fn list_output(&self, execution_id: &str, output_type: Option<&str>) -> Result<Vec<OutputRecord>>;
+}
+
+#[async_trait]
+pub trait AuthStore: Send + Sync {
+    async fn create_token(&self, token: &Token) -> Result<()>;
+    async fn get_token_by_hash(&self, token_hash: &str) -> Result<Option<Token>>;
+    async fn delete_token(&self, id: &str) -> Result<bool>;
+    async fn create_api_key(&self, key: &ApiKey) -> Result<()>;
+    /// By id or key hash.
+    async fn get_api_key(&self, id_or_hash: &str) -> Result<Option<ApiKey>>;
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>>;
+    async fn update_api_key(&self, key: &ApiKey) -> Result<()>;
+    async fn delete_api_key(&self, id: &str) -> Result<bool>;
+}
+
+/// A unit of durable work: "run (or continue) execution X", available from `available_at`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QueueItem {
+    pub id: String,
+    pub execution_id: String,
+    pub available_at: Timestamp,
+    /// How many times it was claimed before (for retry/back-off decisions).
+    pub attempts: u32,
+}
+
+/// A durable work queue with leases: claimed items are invisible until acked, nacked, or their
+/// lease expires (then another worker may claim them again).
+#[async_trait]
+pub trait WorkQueue: Send + Sync {
+    async fn enqueue(&self, item: QueueItem) -> Result<()>;
+    /// Claim up to `max` items with `available_at <= now` whose lease is free, in order of
+    /// `available_at` then insertion; sets their lease to `now + lease`.
+    async fn claim(&self, worker: &str, now: Timestamp, lease: std::time::Duration, max: usize) -> Result<Vec<QueueItem>>;
+    /// Done: remove the item.
+    async fn ack(&self, item_id: &str) -> Result<()>;
+    /// Release the item to be claimed again from `retry_at`.
+    async fn nack(&self, item_id: &str, retry_at: Timestamp) -> Result<()>;
+    /// Number of items (claimed or not).
+    async fn queue_len(&self) -> Result<u64>;
+}
+
+/// Everything a Gale node needs from storage.
+pub trait Store:
+    PackStore + RunnerTypeStore + ActionStore + ExecutionStore + OutputStore + AuthStore + WorkQueue
+{
+}
+impl<T> Store for T where
+    T: PackStore + RunnerTypeStore + ActionStore + ExecutionStore + OutputStore + AuthStore + WorkQueue
+{
+}
+
+pub type DynStore = Arc<dyn Store>;

@@ -1,0 +1,1 @@
+//! The shared backend test suite (placeholder until it lands).
