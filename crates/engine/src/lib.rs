@@ -1,1 +1,3 @@
-//! placeholder
+//! The engine: execution requests → parameters → durable queue → worker pool → runner → result.
+
+pub mod params;

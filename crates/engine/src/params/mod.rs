@@ -1,0 +1,1 @@
+//! The parameter pipeline of actions.md §2 (placeholder until it lands).
