@@ -49,6 +49,11 @@ pub trait ContextProvider: Send + Sync {
         let _ = name;
         Err("task() is not available in this context".into())
     }
+    /// StackStorm's `decrypt_kv` filter: decrypt a datastore ciphertext with the system key.
+    fn decrypt(&self, ciphertext: &str) -> Result<String, String> {
+        let _ = ciphertext;
+        Err("decrypt_kv is not available in this context".into())
+    }
 }
 
 /// A provider with nothing behind it (used by `gale expr eval` and the conformance corpus).
