@@ -19,7 +19,11 @@ pub enum Error {
     #[error("{kind} \"{key}\" not found")]
     NotFound { kind: &'static str, key: String },
     #[error("{kind} \"{key}\" already exists")]
-    Conflict { kind: &'static str, key: String, existing_id: String },
+    Conflict {
+        kind: &'static str,
+        key: String,
+        existing_id: String,
+    },
     #[error("storage backend error: {0}")]
     Backend(String),
     #[error("stored record could not be decoded: {0}")]
@@ -101,7 +105,11 @@ pub trait ExecutionStore: Send + Sync {
 pub trait OutputStore: Send + Sync {
     async fn append_output(&self, records: &[OutputRecord]) -> Result<()>;
     /// In insertion order; `output_type` filters stdout/stderr.
-    async fn list_output(&self, execution_id: &str, output_type: Option<&str>) -> Result<Vec<OutputRecord>>;
+    async fn list_output(
+        &self,
+        execution_id: &str,
+        output_type: Option<&str>,
+    ) -> Result<Vec<OutputRecord>>;
 }
 
 #[async_trait]
@@ -134,7 +142,13 @@ pub trait WorkQueue: Send + Sync {
     async fn enqueue(&self, item: QueueItem) -> Result<()>;
     /// Claim up to `max` items with `available_at <= now` whose lease is free, in order of
     /// `available_at` then insertion; sets their lease to `now + lease`.
-    async fn claim(&self, worker: &str, now: Timestamp, lease: std::time::Duration, max: usize) -> Result<Vec<QueueItem>>;
+    async fn claim(
+        &self,
+        worker: &str,
+        now: Timestamp,
+        lease: std::time::Duration,
+        max: usize,
+    ) -> Result<Vec<QueueItem>>;
     /// Done: remove the item.
     async fn ack(&self, item_id: &str) -> Result<()>;
     /// Release the item to be claimed again from `retry_at`.
@@ -149,7 +163,13 @@ pub trait Store:
 {
 }
 impl<T> Store for T where
-    T: PackStore + RunnerTypeStore + ActionStore + ExecutionStore + OutputStore + AuthStore + WorkQueue
+    T: PackStore
+        + RunnerTypeStore
+        + ActionStore
+        + ExecutionStore
+        + OutputStore
+        + AuthStore
+        + WorkQueue
 {
 }
 

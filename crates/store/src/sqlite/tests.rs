@@ -1,0 +1,1 @@
+//! SQLite-specific tests (the shared suite runs in tests/sqlite.rs).
