@@ -5,6 +5,29 @@
 //! Runners never touch storage: they get final, already-rendered parameters, stream output
 //! through an [`OutputSink`], watch a cancellation token, and return a status and a result in
 //! StackStorm's result shape. The engine owns persistence and status bookkeeping.
+//!
+//! Key choice: StackStorm's observable behaviour is reproduced byte for byte where content can
+//! see it (runner definitions, shell argument quoting, result shapes, error texts), while process
+//! handling is stricter than StackStorm's: commands run in their own session and the whole
+//! process group is killed on timeout, cancellation, or when the run is dropped.
+
+pub mod args;
+pub mod http_request;
+pub mod local;
+pub mod local_shell_cmd;
+pub mod local_shell_script;
+pub mod noop;
+pub mod params;
+pub mod process;
+pub mod pyfmt;
+mod runner_defs;
+#[cfg(test)]
+mod testutil;
+
+pub use http_request::HttpRequestRunner;
+pub use local_shell_cmd::LocalShellCmdRunner;
+pub use local_shell_script::LocalShellScriptRunner;
+pub use noop::NoopRunner;
 
 use async_trait::async_trait;
 use gale_model::{Action, ExecStatus, RunnerType};
@@ -76,6 +99,20 @@ pub struct RunOutcome {
     pub result: Value,
 }
 
+impl RunOutcome {
+    /// A run that failed before or instead of doing its work: status `failed`, result
+    /// `{"error": <message>, "traceback": ""}` (StackStorm's shape for runner exceptions; Gale
+    /// has no Python traceback to show).
+    pub fn failure(message: impl Into<String>) -> Self {
+        let message = message.into();
+        tracing::warn!(error = %message, "runner failed");
+        RunOutcome {
+            status: ExecStatus::Failed,
+            result: serde_json::json!({"error": message, "traceback": ""}),
+        }
+    }
+}
+
 #[async_trait]
 pub trait Runner: Send + Sync {
     /// The runner type record (name, runner_parameters with StackStorm's exact defaults,
@@ -101,6 +138,19 @@ impl Registry {
     }
     pub fn get(&self, name: &str) -> Option<Arc<dyn Runner>> {
         self.runners.get(name).cloned()
+    }
+    /// A registry with every runner this crate provides: `local-shell-cmd`,
+    /// `local-shell-script`, `http-request`, `noop`.
+    pub fn with_builtin() -> Self {
+        let mut r = Self::new();
+        r.register(Arc::new(LocalShellCmdRunner));
+        r.register(Arc::new(LocalShellScriptRunner));
+        r.register(Arc::new(HttpRequestRunner::default()));
+        r.register(Arc::new(NoopRunner));
+        r
+    }
+    pub fn names(&self) -> Vec<String> {
+        self.runners.keys().cloned().collect()
     }
     pub fn runner_types(&self) -> Vec<RunnerType> {
         self.runners.values().map(|r| r.runner_type()).collect()
