@@ -1,0 +1,432 @@
+//! Compilation: minijinja's parser, an AST rewrite that routes the operators whose Python
+//! semantics minijinja does not share to the `__py_*` globals, then minijinja's code generator.
+//!
+//! Compiled programs are cached by source text. Cached sources are leaked (minijinja's
+//! instructions borrow their source); the cache is bounded, and once full new sources are
+//! compiled per call instead of leaked, so memory stays bounded.
+
+use minijinja::machinery::ast::{self, CallArg, Expr, Spanned, Stmt};
+use minijinja::machinery::{
+    parse, parse_expr, CodeGenerator, Instructions, Span, WhitespaceConfig,
+};
+use minijinja::syntax::SyntaxConfig;
+use minijinja::value::Value;
+use minijinja::Error as MjError;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+/// A compiled expression (`{{ ... }}` body) or whole template.
+pub struct Program<'s> {
+    pub instructions: Instructions<'s>,
+    pub blocks: BTreeMap<&'s str, Instructions<'s>>,
+    pub is_template: bool,
+}
+
+const CACHE_LIMIT: usize = 4096;
+
+type Cache = Mutex<HashMap<(bool, String), Arc<Program<'static>>>>;
+
+fn cache() -> &'static Cache {
+    static C: OnceLock<Cache> = OnceLock::new();
+    C.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Either a cached program or one compiled for this call only.
+pub enum ProgramRef<'s> {
+    Cached(Arc<Program<'static>>),
+    Local(Program<'s>),
+}
+
+impl<'s> ProgramRef<'s> {
+    pub fn get(&self) -> &Program<'s> {
+        match self {
+            ProgramRef::Cached(p) => p,
+            ProgramRef::Local(p) => p,
+        }
+    }
+}
+
+/// Compile (or fetch from the cache) an expression or a template.
+pub fn get(source: &str, template: bool) -> Result<ProgramRef<'_>, MjError> {
+    let key = (template, source.to_string());
+    if let Ok(c) = cache().lock() {
+        if let Some(p) = c.get(&key) {
+            return Ok(ProgramRef::Cached(p.clone()));
+        }
+        if c.len() >= CACHE_LIMIT {
+            drop(c);
+            return compile(source, template).map(ProgramRef::Local);
+        }
+    }
+    let leaked: &'static str = Box::leak(source.to_string().into_boxed_str());
+    let program = Arc::new(compile(leaked, template)?);
+    if let Ok(mut c) = cache().lock() {
+        c.insert(key, program.clone());
+    }
+    Ok(ProgramRef::Cached(program))
+}
+
+/// Compile without caching.
+pub fn compile(source: &str, template: bool) -> Result<Program<'_>, MjError> {
+    if template {
+        let ws = WhitespaceConfig {
+            keep_trailing_newline: false,
+            lstrip_blocks: true,
+            trim_blocks: true,
+        };
+        let stmt = parse(source, "<template>", SyntaxConfig::default(), ws)?;
+        let stmt = rs(&stmt);
+        let mut g = CodeGenerator::new("<template>", source);
+        g.compile_stmt(&stmt);
+        let (instructions, blocks) = g.finish();
+        Ok(Program {
+            instructions,
+            blocks,
+            is_template: true,
+        })
+    } else {
+        let expr = parse_expr(source)?;
+        let expr = rx(&expr);
+        let mut g = CodeGenerator::new("<expression>", source);
+        g.compile_expr(&expr);
+        let (instructions, blocks) = g.finish();
+        Ok(Program {
+            instructions,
+            blocks,
+            is_template: false,
+        })
+    }
+}
+
+fn sp<T>(node: T, span: Span) -> Spanned<T> {
+    Spanned::new(node, span)
+}
+
+fn call_global<'a>(name: &'a str, args: Vec<Expr<'a>>, span: Span) -> Expr<'a> {
+    Expr::Call(sp(
+        ast::Call {
+            expr: Expr::Var(sp(ast::Var { id: name }, span)),
+            args: args.into_iter().map(CallArg::Pos).collect(),
+        },
+        span,
+    ))
+}
+
+fn konst<'a>(v: &str, span: Span) -> Expr<'a> {
+    Expr::Const(sp(
+        ast::Const {
+            value: Value::from(v),
+        },
+        span,
+    ))
+}
+
+fn rxs<'a>(v: &[Expr<'a>]) -> Vec<Expr<'a>> {
+    v.iter().map(rx).collect()
+}
+
+fn rargs<'a>(v: &[CallArg<'a>]) -> Vec<CallArg<'a>> {
+    v.iter()
+        .map(|a| match a {
+            CallArg::Pos(e) => CallArg::Pos(rx(e)),
+            CallArg::Kwarg(k, e) => CallArg::Kwarg(k, rx(e)),
+            CallArg::PosSplat(e) => CallArg::PosSplat(rx(e)),
+            CallArg::KwargSplat(e) => CallArg::KwargSplat(rx(e)),
+        })
+        .collect()
+}
+
+fn cmp_name(op: &ast::CompareOpKind) -> &'static str {
+    use ast::CompareOpKind::*;
+    match op {
+        Eq => "==",
+        Ne => "!=",
+        Lt => "<",
+        Lte => "<=",
+        Gt => ">",
+        Gte => ">=",
+        In => "in",
+        NotIn => "not in",
+    }
+}
+
+fn rcall<'a>(c: &Spanned<ast::Call<'a>>) -> Spanned<ast::Call<'a>> {
+    sp(
+        ast::Call {
+            expr: rx(&c.expr),
+            args: rargs(&c.args),
+        },
+        c.span(),
+    )
+}
+
+/// Rewrite an expression tree.
+pub fn rx<'a>(e: &Expr<'a>) -> Expr<'a> {
+    use ast::BinOpKind as B;
+    match e {
+        Expr::Var(v) => Expr::Var(sp(ast::Var { id: v.id }, v.span())),
+        Expr::Const(c) => Expr::Const(sp(
+            ast::Const {
+                value: c.value.clone(),
+            },
+            c.span(),
+        )),
+        Expr::Slice(s) => Expr::Slice(sp(
+            ast::Slice {
+                expr: rx(&s.expr),
+                start: s.start.as_ref().map(rx),
+                stop: s.stop.as_ref().map(rx),
+                step: s.step.as_ref().map(rx),
+            },
+            s.span(),
+        )),
+        Expr::UnaryOp(u) => Expr::UnaryOp(sp(
+            ast::UnaryOp {
+                op: match u.op {
+                    ast::UnaryOpKind::Not => ast::UnaryOpKind::Not,
+                    ast::UnaryOpKind::Neg => ast::UnaryOpKind::Neg,
+                },
+                expr: rx(&u.expr),
+            },
+            u.span(),
+        )),
+        Expr::BinOp(b) => {
+            let span = b.span();
+            let f = match b.op {
+                B::Add => Some("__py_add"),
+                B::Sub => Some("__py_sub"),
+                B::Mul => Some("__py_mul"),
+                B::Div => Some("__py_div"),
+                B::FloorDiv => Some("__py_floordiv"),
+                B::Rem => Some("__py_mod"),
+                B::Pow => Some("__py_pow"),
+                B::Concat => Some("__py_concat"),
+                _ => None,
+            };
+            if let Some(f) = f {
+                return call_global(f, vec![rx(&b.left), rx(&b.right)], span);
+            }
+            let cmp = match b.op {
+                B::Eq => Some("=="),
+                B::Ne => Some("!="),
+                B::Lt => Some("<"),
+                B::Lte => Some("<="),
+                B::Gt => Some(">"),
+                B::Gte => Some(">="),
+                B::In => Some("in"),
+                _ => None,
+            };
+            if let Some(op) = cmp {
+                return call_global(
+                    "__py_cmp",
+                    vec![rx(&b.left), konst(op, span), rx(&b.right)],
+                    span,
+                );
+            }
+            Expr::BinOp(sp(
+                ast::BinOp {
+                    op: b.op,
+                    left: rx(&b.left),
+                    right: rx(&b.right),
+                },
+                span,
+            ))
+        }
+        Expr::Compare(c) => {
+            let span = c.span();
+            let mut args = vec![rx(&c.expr)];
+            for op in &c.ops {
+                args.push(konst(cmp_name(&op.op), span));
+                args.push(rx(&op.expr));
+            }
+            call_global("__py_cmp", args, span)
+        }
+        Expr::IfExpr(i) => Expr::IfExpr(sp(
+            ast::IfExpr {
+                test_expr: rx(&i.test_expr),
+                true_expr: rx(&i.true_expr),
+                false_expr: i.false_expr.as_ref().map(rx),
+            },
+            i.span(),
+        )),
+        Expr::Filter(f) => Expr::Filter(sp(
+            ast::Filter {
+                name: f.name,
+                expr: f.expr.as_ref().map(rx),
+                args: rargs(&f.args),
+            },
+            f.span(),
+        )),
+        Expr::Test(t) => Expr::Test(sp(
+            ast::Test {
+                name: t.name,
+                expr: rx(&t.expr),
+                args: rargs(&t.args),
+            },
+            t.span(),
+        )),
+        Expr::GetAttr(g) => Expr::GetAttr(sp(
+            ast::GetAttr {
+                expr: rx(&g.expr),
+                name: g.name,
+            },
+            g.span(),
+        )),
+        Expr::GetItem(g) => Expr::GetItem(sp(
+            ast::GetItem {
+                expr: rx(&g.expr),
+                subscript_expr: rx(&g.subscript_expr),
+            },
+            g.span(),
+        )),
+        Expr::Call(c) => Expr::Call(rcall(c)),
+        Expr::List(l) => Expr::List(sp(
+            ast::List {
+                items: rxs(&l.items),
+            },
+            l.span(),
+        )),
+        Expr::Map(m) => Expr::Map(sp(
+            ast::Map {
+                keys: rxs(&m.keys),
+                values: rxs(&m.values),
+            },
+            m.span(),
+        )),
+    }
+}
+
+fn rss<'a>(v: &[Stmt<'a>]) -> Vec<Stmt<'a>> {
+    v.iter().map(rs).collect()
+}
+
+fn rmacro<'a>(m: &Spanned<ast::Macro<'a>>) -> Spanned<ast::Macro<'a>> {
+    sp(
+        ast::Macro {
+            name: m.name,
+            args: rxs(&m.args),
+            defaults: rxs(&m.defaults),
+            body: rss(&m.body),
+        },
+        m.span(),
+    )
+}
+
+/// Rewrite a statement tree.
+pub fn rs<'a>(s: &Stmt<'a>) -> Stmt<'a> {
+    match s {
+        Stmt::Template(t) => Stmt::Template(sp(
+            ast::Template {
+                children: rss(&t.children),
+            },
+            t.span(),
+        )),
+        Stmt::EmitExpr(e) => Stmt::EmitExpr(sp(ast::EmitExpr { expr: rx(&e.expr) }, e.span())),
+        Stmt::EmitRaw(r) => Stmt::EmitRaw(sp(ast::EmitRaw { raw: r.raw }, r.span())),
+        Stmt::ForLoop(f) => Stmt::ForLoop(sp(
+            ast::ForLoop {
+                target: rx(&f.target),
+                iter: rx(&f.iter),
+                filter_expr: f.filter_expr.as_ref().map(rx),
+                recursive: f.recursive,
+                body: rss(&f.body),
+                else_body: rss(&f.else_body),
+            },
+            f.span(),
+        )),
+        Stmt::IfCond(i) => Stmt::IfCond(sp(
+            ast::IfCond {
+                expr: rx(&i.expr),
+                true_body: rss(&i.true_body),
+                false_body: rss(&i.false_body),
+            },
+            i.span(),
+        )),
+        Stmt::WithBlock(w) => Stmt::WithBlock(sp(
+            ast::WithBlock {
+                assignments: w.assignments.iter().map(|(a, b)| (rx(a), rx(b))).collect(),
+                body: rss(&w.body),
+            },
+            w.span(),
+        )),
+        Stmt::Set(x) => Stmt::Set(sp(
+            ast::Set {
+                target: rx(&x.target),
+                expr: rx(&x.expr),
+            },
+            x.span(),
+        )),
+        Stmt::SetBlock(x) => Stmt::SetBlock(sp(
+            ast::SetBlock {
+                target: rx(&x.target),
+                filter: x.filter.as_ref().map(rx),
+                body: rss(&x.body),
+            },
+            x.span(),
+        )),
+        Stmt::AutoEscape(x) => Stmt::AutoEscape(sp(
+            ast::AutoEscape {
+                enabled: rx(&x.enabled),
+                body: rss(&x.body),
+            },
+            x.span(),
+        )),
+        Stmt::FilterBlock(x) => Stmt::FilterBlock(sp(
+            ast::FilterBlock {
+                filter: rx(&x.filter),
+                body: rss(&x.body),
+            },
+            x.span(),
+        )),
+        Stmt::Block(x) => Stmt::Block(sp(
+            ast::Block {
+                name: x.name,
+                required: x.required,
+                body: rss(&x.body),
+            },
+            x.span(),
+        )),
+        Stmt::Import(x) => Stmt::Import(sp(
+            ast::Import {
+                expr: rx(&x.expr),
+                name: rx(&x.name),
+            },
+            x.span(),
+        )),
+        Stmt::FromImport(x) => Stmt::FromImport(sp(
+            ast::FromImport {
+                expr: rx(&x.expr),
+                names: x
+                    .names
+                    .iter()
+                    .map(|(a, b)| (rx(a), b.as_ref().map(rx)))
+                    .collect(),
+            },
+            x.span(),
+        )),
+        Stmt::Extends(x) => Stmt::Extends(sp(ast::Extends { name: rx(&x.name) }, x.span())),
+        Stmt::Include(x) => Stmt::Include(sp(
+            ast::Include {
+                name: rx(&x.name),
+                ignore_missing: x.ignore_missing,
+            },
+            x.span(),
+        )),
+        Stmt::Macro(m) => Stmt::Macro(rmacro(m)),
+        Stmt::CallBlock(c) => Stmt::CallBlock(sp(
+            ast::CallBlock {
+                call: rcall(&c.call),
+                macro_decl: rmacro(&c.macro_decl),
+            },
+            c.span(),
+        )),
+        Stmt::Continue(c) => Stmt::Continue(sp(ast::Continue, c.span())),
+        Stmt::Break(b) => Stmt::Break(sp(ast::Break, b.span())),
+        Stmt::Do(d) => Stmt::Do(sp(
+            ast::Do {
+                call: rcall(&d.call),
+            },
+            d.span(),
+        )),
+    }
+}
