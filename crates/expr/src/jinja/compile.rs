@@ -68,6 +68,11 @@ pub fn get(source: &str, template: bool) -> Result<ProgramRef<'_>, MjError> {
 
 /// Compile without caching.
 pub fn compile(source: &str, template: bool) -> Result<Program<'_>, MjError> {
+    SOURCE.with(|s| {
+        let mut s = s.borrow_mut();
+        s.clear();
+        s.push_str(source);
+    });
     if template {
         let ws = WhitespaceConfig {
             keep_trailing_newline: false,
@@ -98,6 +103,36 @@ pub fn compile(source: &str, template: bool) -> Result<Program<'_>, MjError> {
     }
 }
 
+thread_local! {
+    // Source of the program being rewritten (tuples are told from lists by their parenthesis).
+    static SOURCE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// Assignment targets (`for k, v in`, `set ns.x =`) are copied without rewriting.
+fn target<'a>(e: &Expr<'a>) -> Expr<'a> {
+    match e {
+        Expr::Var(v) => Expr::Var(sp(ast::Var { id: v.id }, v.span())),
+        Expr::List(l) => Expr::List(sp(
+            ast::List {
+                items: l.items.iter().map(target).collect(),
+            },
+            l.span(),
+        )),
+        Expr::GetAttr(g) => Expr::GetAttr(sp(
+            ast::GetAttr {
+                expr: target(&g.expr),
+                name: g.name,
+            },
+            g.span(),
+        )),
+        other => rx(other),
+    }
+}
+
+fn starts_with_paren(span: Span) -> bool {
+    SOURCE.with(|s| s.borrow().as_bytes().get(span.start_offset as usize) == Some(&b'('))
+}
+
 fn sp<T>(node: T, span: Span) -> Spanned<T> {
     Spanned::new(node, span)
 }
@@ -119,6 +154,25 @@ fn konst<'a>(v: &str, span: Span) -> Expr<'a> {
         },
         span,
     ))
+}
+
+fn hoist<'a>(inner: Expr<'a>, build: &dyn Fn(Expr<'a>) -> Expr<'a>) -> Expr<'a> {
+    match &inner {
+        Expr::UnaryOp(u) => {
+            let op = match u.op {
+                ast::UnaryOpKind::Not => ast::UnaryOpKind::Not,
+                ast::UnaryOpKind::Neg => ast::UnaryOpKind::Neg,
+            };
+            Expr::UnaryOp(sp(
+                ast::UnaryOp {
+                    op,
+                    expr: hoist(rx(&u.expr), build),
+                },
+                u.span(),
+            ))
+        }
+        _ => build(inner),
+    }
 }
 
 fn rxs<'a>(v: &[Expr<'a>]) -> Vec<Expr<'a>> {
@@ -165,21 +219,31 @@ pub fn rx<'a>(e: &Expr<'a>) -> Expr<'a> {
     use ast::BinOpKind as B;
     match e {
         Expr::Var(v) => Expr::Var(sp(ast::Var { id: v.id }, v.span())),
-        Expr::Const(c) => Expr::Const(sp(
-            ast::Const {
-                value: c.value.clone(),
-            },
-            c.span(),
-        )),
-        Expr::Slice(s) => Expr::Slice(sp(
-            ast::Slice {
-                expr: rx(&s.expr),
-                start: s.start.as_ref().map(rx),
-                stop: s.stop.as_ref().map(rx),
-                step: s.step.as_ref().map(rx),
-            },
-            s.span(),
-        )),
+        Expr::Const(c) => {
+            let k = Expr::Const(sp(
+                ast::Const {
+                    value: c.value.clone(),
+                },
+                c.span(),
+            ));
+            // the parser folds constant tuples into constant lists
+            if c.value.kind() == minijinja::value::ValueKind::Seq && starts_with_paren(c.span()) {
+                call_global("__py_tuple", vec![k], c.span())
+            } else {
+                k
+            }
+        }
+        Expr::Slice(s) => hoist(rx(&s.expr), &|inner| {
+            Expr::Slice(sp(
+                ast::Slice {
+                    expr: inner,
+                    start: s.start.as_ref().map(rx),
+                    stop: s.stop.as_ref().map(rx),
+                    step: s.step.as_ref().map(rx),
+                },
+                s.span(),
+            ))
+        }),
         Expr::UnaryOp(u) => Expr::UnaryOp(sp(
             ast::UnaryOp {
                 op: match u.op {
@@ -205,6 +269,13 @@ pub fn rx<'a>(e: &Expr<'a>) -> Expr<'a> {
             };
             if let Some(f) = f {
                 return call_global(f, vec![rx(&b.left), rx(&b.right)], span);
+            }
+            // `a and b` / `a or b` with a constant left side: minijinja folds these into a
+            // bool, Python returns the deciding operand.
+            if let (B::ScAnd | B::ScOr, Expr::Const(c)) = (b.op, &b.left) {
+                let left_true = c.value.is_true();
+                let pick_right = matches!(b.op, B::ScAnd) == left_true;
+                return if pick_right { rx(&b.right) } else { rx(&b.left) };
             }
             let cmp = match b.op {
                 B::Eq => Some("=="),
@@ -241,11 +312,15 @@ pub fn rx<'a>(e: &Expr<'a>) -> Expr<'a> {
             }
             call_global("__py_cmp", args, span)
         }
+        // Jinja2 yields a plain (printable-as-empty) Undefined for a missing `else`.
         Expr::IfExpr(i) => Expr::IfExpr(sp(
             ast::IfExpr {
                 test_expr: rx(&i.test_expr),
                 true_expr: rx(&i.true_expr),
-                false_expr: i.false_expr.as_ref().map(rx),
+                false_expr: Some(match &i.false_expr {
+                    Some(e) => rx(e),
+                    None => Expr::Var(sp(ast::Var { id: "__py_undef" }, i.span())),
+                }),
             },
             i.span(),
         )),
@@ -265,27 +340,49 @@ pub fn rx<'a>(e: &Expr<'a>) -> Expr<'a> {
             },
             t.span(),
         )),
-        Expr::GetAttr(g) => Expr::GetAttr(sp(
-            ast::GetAttr {
-                expr: rx(&g.expr),
-                name: g.name,
-            },
-            g.span(),
-        )),
-        Expr::GetItem(g) => Expr::GetItem(sp(
-            ast::GetItem {
-                expr: rx(&g.expr),
-                subscript_expr: rx(&g.subscript_expr),
-            },
-            g.span(),
-        )),
-        Expr::Call(c) => Expr::Call(rcall(c)),
-        Expr::List(l) => Expr::List(sp(
-            ast::List {
-                items: rxs(&l.items),
-            },
-            l.span(),
-        )),
+        // minijinja binds a unary minus tighter than postfix operators (`-ctx().n` would
+        // negate the function); Jinja2 applies it to the whole primary, so hoist it out.
+        Expr::GetAttr(g) => hoist(rx(&g.expr), &|inner| {
+            Expr::GetAttr(sp(
+                ast::GetAttr {
+                    expr: inner,
+                    name: g.name,
+                },
+                g.span(),
+            ))
+        }),
+        Expr::GetItem(g) => hoist(rx(&g.expr), &|inner| {
+            Expr::GetItem(sp(
+                ast::GetItem {
+                    expr: inner,
+                    subscript_expr: rx(&g.subscript_expr),
+                },
+                g.span(),
+            ))
+        }),
+        Expr::Call(c) => hoist(rx(&c.expr), &|inner| {
+            Expr::Call(sp(
+                ast::Call {
+                    expr: inner,
+                    args: rargs(&c.args),
+                },
+                c.span(),
+            ))
+        }),
+        Expr::List(l) => {
+            let list = Expr::List(sp(
+                ast::List {
+                    items: rxs(&l.items),
+                },
+                l.span(),
+            ));
+            // `(1, 'a')` is a tuple in Jinja2 and prints as one.
+            if starts_with_paren(l.span()) {
+                call_global("__py_tuple", vec![list], l.span())
+            } else {
+                list
+            }
+        }
         Expr::Map(m) => Expr::Map(sp(
             ast::Map {
                 keys: rxs(&m.keys),
@@ -325,7 +422,7 @@ pub fn rs<'a>(s: &Stmt<'a>) -> Stmt<'a> {
         Stmt::EmitRaw(r) => Stmt::EmitRaw(sp(ast::EmitRaw { raw: r.raw }, r.span())),
         Stmt::ForLoop(f) => Stmt::ForLoop(sp(
             ast::ForLoop {
-                target: rx(&f.target),
+                target: target(&f.target),
                 iter: rx(&f.iter),
                 filter_expr: f.filter_expr.as_ref().map(rx),
                 recursive: f.recursive,
@@ -344,21 +441,25 @@ pub fn rs<'a>(s: &Stmt<'a>) -> Stmt<'a> {
         )),
         Stmt::WithBlock(w) => Stmt::WithBlock(sp(
             ast::WithBlock {
-                assignments: w.assignments.iter().map(|(a, b)| (rx(a), rx(b))).collect(),
+                assignments: w
+                    .assignments
+                    .iter()
+                    .map(|(a, b)| (target(a), rx(b)))
+                    .collect(),
                 body: rss(&w.body),
             },
             w.span(),
         )),
         Stmt::Set(x) => Stmt::Set(sp(
             ast::Set {
-                target: rx(&x.target),
+                target: target(&x.target),
                 expr: rx(&x.expr),
             },
             x.span(),
         )),
         Stmt::SetBlock(x) => Stmt::SetBlock(sp(
             ast::SetBlock {
-                target: rx(&x.target),
+                target: target(&x.target),
                 filter: x.filter.as_ref().map(rx),
                 body: rss(&x.body),
             },

@@ -21,6 +21,9 @@ pub fn undefined_err() -> MjError {
 /// JSON value of a minijinja value. Undefined is an error (StrictUndefined); objects that are
 /// not data (functions, macros) are a `TypeError`.
 pub fn to_json(v: &MjValue) -> Result<Value, MjError> {
+    if v.downcast_object_ref::<super::pyops::CondUndefined>().is_some() {
+        return Err(undefined_err());
+    }
     if let Some(kv) = v.downcast_object_ref::<super::st2kv::KvLookup>() {
         return kv.resolve();
     }
@@ -119,6 +122,20 @@ pub fn write_py_str(out: &mut String, v: &MjValue) -> Result<(), MjError> {
         }
         ValueKind::Undefined => return Err(undefined_err()),
         ValueKind::Seq | ValueKind::Map | ValueKind::Iterable => {
+            if let Some(t) = v.downcast_object_ref::<super::pyops::PyTuple>() {
+                out.push('(');
+                for (i, item) in t.0.iter().enumerate() {
+                    if i > 0 {
+                        out.push_str(", ");
+                    }
+                    out.push_str(&py_repr(item)?);
+                }
+                if t.0.len() == 1 {
+                    out.push(',');
+                }
+                out.push(')');
+                return Ok(());
+            }
             if let Some(kv) = v.downcast_object_ref::<super::st2kv::KvLookup>() {
                 out.push_str(&python::py_str(&kv.resolve()?));
                 return Ok(());

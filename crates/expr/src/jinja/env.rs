@@ -56,6 +56,8 @@ pub fn build(flavor: Flavor) -> Environment<'static> {
     env.add_function("__py_pow", pyops::pow);
     env.add_function("__py_concat", pyops::concat);
     env.add_function("__py_cmp", pyops::compare_chain);
+    env.add_function("__py_tuple", pyops::tuple);
+    env.add_global("__py_undef", Value::from_object(pyops::CondUndefined));
 
     add_filters(&mut env);
     add_tests(&mut env);
@@ -221,6 +223,14 @@ fn add_filters(env: &mut Environment<'static>) {
             Ok(Value::from(out))
         },
     );
+    for name in ["escape", "e", "forceescape"] {
+        env.add_filter(name, |v: Value| -> Result<Value, Error> {
+            if v.is_safe() {
+                return Ok(v);
+            }
+            Ok(Value::from_safe_string(html_escape(&py_str(&v)?)))
+        });
+    }
     env.add_filter("list", |v: Value| -> Result<Value, Error> {
         Ok(Value::from(py_list(&v)?))
     });

@@ -352,17 +352,26 @@ fn expand(text: &str, root: &MjValue, depth: usize) -> Result<Value, Error> {
         if result.is_undefined() {
             continue; // left in place; reported as unresolved
         }
+        let current = match &output {
+            Value::String(s) => s.clone(),
+            other => python::py_str(other),
+        };
+        let splice = exprs.len() > 1 || current.chars().count() > expr.chars().count();
+        if splice
+            && result
+                .downcast_object_ref::<pyops::CondUndefined>()
+                .is_some()
+        {
+            output = Value::String(current.replace(expr, ""));
+            continue;
+        }
         let mut result = convert::to_json(&result).map_err(map_err)?;
         if let Value::String(s) = &result {
             if s.contains("{{") || s.contains("{%") {
                 result = expand(s, root, depth + 1)?;
             }
         }
-        let current = match &output {
-            Value::String(s) => s.clone(),
-            other => python::py_str(other),
-        };
-        if exprs.len() > 1 || current.chars().count() > expr.chars().count() {
+        if splice {
             output = Value::String(current.replace(expr, &python::py_str(&result)));
         } else {
             output = result;

@@ -4,7 +4,8 @@
 //! The compiler rewrites those operators into calls of the `__py_*` globals defined here.
 
 use super::convert::{py_err, py_repr, py_str};
-use minijinja::value::{Rest, Value, ValueKind};
+use minijinja::value::{Enumerator, Object, ObjectRepr, Rest, Value, ValueKind};
+use std::sync::Arc;
 use minijinja::Error;
 use std::cmp::Ordering;
 
@@ -269,6 +270,42 @@ pub fn concat(a: Value, b: Value) -> Result<Value, Error> {
     let mut s = py_str(&a)?;
     s.push_str(&py_str(&b)?);
     Ok(Value::from(s))
+}
+
+/// Jinja2's plain `Undefined` from an inline `if` without `else`: prints as nothing.
+#[derive(Debug)]
+pub struct CondUndefined;
+
+impl Object for CondUndefined {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+    fn render(self: &Arc<Self>, _f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Ok(())
+    }
+    fn is_true(self: &Arc<Self>) -> bool {
+        false
+    }
+}
+
+/// A Python tuple: a sequence that prints with parentheses.
+#[derive(Debug)]
+pub struct PyTuple(pub Vec<Value>);
+
+impl Object for PyTuple {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Seq
+    }
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        self.0.get(key.as_usize()?).cloned()
+    }
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Seq(self.0.len())
+    }
+}
+
+pub fn tuple(items: Value) -> Result<Value, Error> {
+    Ok(Value::from_object(PyTuple(items.try_iter()?.collect())))
 }
 
 /// Python `==` (numbers compare by value across int/float/bool; containers element-wise).
