@@ -365,16 +365,22 @@ fn expand(text: &str, root: &MjValue, depth: usize) -> Result<Value, Error> {
             output = Value::String(current.replace(expr, ""));
             continue;
         }
-        let mut result = convert::to_json(&result).map_err(map_err)?;
-        if let Value::String(s) = &result {
-            if s.contains("{{") || s.contains("{%") {
-                result = expand(s, root, depth + 1)?;
-            }
-        }
+        let expanded = match result.as_str() {
+            Some(s) if s.contains("{{") || s.contains("{%") => Some(expand(s, root, depth + 1)?),
+            _ => None,
+        };
         if splice {
-            output = Value::String(current.replace(expr, &python::py_str(&result)));
+            // Printed from the template value (not JSON) so tuples keep their parentheses.
+            let text = match &expanded {
+                Some(v) => python::py_str(v),
+                None => convert::py_str(&result).map_err(map_err)?,
+            };
+            output = Value::String(current.replace(expr, &text));
         } else {
-            output = result;
+            output = match expanded {
+                Some(v) => v,
+                None => convert::to_json(&result).map_err(map_err)?,
+            };
         }
     }
     Ok(output)

@@ -13,3 +13,4 @@ fn typed_and_stringified() {
         json!("v=[1, 'a', None]")
     );
 }
+
