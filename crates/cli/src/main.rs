@@ -4,20 +4,40 @@
 mod commands;
 
 use clap::{Parser, Subcommand};
+use commands::client::ClientOpts;
 
 #[derive(Parser)]
-#[command(
-    name = "gale",
-    version,
-    about = "Event-driven automation, StackStorm-compatible"
-)]
+#[command(name = "gale", version, about = "Event-driven automation, StackStorm-compatible")]
 struct Cli {
+    #[command(flatten)]
+    client: ClientOpts,
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Subcommand)]
 enum Command {
+    /// Log in and cache a token for later commands.
+    Login(commands::auth::LoginArgs),
+    /// Show who the current credentials belong to.
+    Whoami {
+        #[arg(short, long)]
+        json: bool,
+    },
+    /// Run an action and (unless --async) wait for its result.
+    Run(commands::run::RunArgs),
+    /// Executions: list, get, cancel, output, re-run.
+    Execution(commands::execution::ExecutionArgs),
+    /// Actions: list, get, execute.
+    Action(commands::resources::ActionArgs),
+    /// Packs: list, get, register.
+    Pack(commands::resources::PackArgs),
+    /// Runner types: list, get.
+    Runner(commands::resources::RunnerArgs),
+    /// API keys: create, list, get, enable, disable, delete.
+    Apikey(commands::auth::ApiKeyArgs),
+    /// Run the server: API, engine and runners in one process.
+    Server(commands::server::ServerArgs),
     /// Evaluate YAQL / Jinja expressions offline.
     Expr(commands::expr::ExprArgs),
     /// Offline workflow tools.
@@ -26,7 +46,17 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let opts = cli.client;
     let result = match cli.command {
+        Command::Login(args) => commands::auth::login(&opts, args),
+        Command::Whoami { json } => commands::auth::whoami(&opts, json),
+        Command::Run(args) => commands::run::run(&opts, args),
+        Command::Execution(args) => commands::execution::execution(&opts, args),
+        Command::Action(args) => commands::resources::action(&opts, args),
+        Command::Pack(args) => commands::resources::pack(&opts, args),
+        Command::Runner(args) => commands::resources::runner(&opts, args),
+        Command::Apikey(args) => commands::auth::apikey(&opts, args),
+        Command::Server(args) => commands::server::run(args),
         Command::Expr(args) => commands::expr::run(args),
         Command::Workflow(args) => commands::workflow::run(args),
     };

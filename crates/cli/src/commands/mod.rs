@@ -1,2 +1,9 @@
+pub mod auth;
+pub mod client;
+pub mod execution;
 pub mod expr;
+pub mod output;
+pub mod resources;
+pub mod run;
+pub mod server;
 pub mod workflow;
