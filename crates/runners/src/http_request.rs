@@ -4,7 +4,7 @@
 //! host black/white-listing, redirects only on request, and the `{status_code, body, parsed,
 //! headers}` result with 200..206 meaning success.
 
-use crate::params::{json_type, ParamError, Params};
+use crate::params::{json_type, seconds_to_duration, ParamError, Params};
 use crate::pyfmt::{py_float_repr, py_str, py_truthy};
 use crate::runner_defs::runner_type_from_json;
 use crate::{RunContext, RunOutcome, RunRequest, Runner};
@@ -12,7 +12,6 @@ use async_trait::async_trait;
 use gale_model::{ExecStatus, RunnerType};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use serde_json::{json, Map, Value};
-use std::time::Duration;
 
 pub const NAME: &str = "http-request";
 /// The StackStorm version Gale reports in `User-Agent`.
@@ -535,7 +534,7 @@ impl HttpRequestRunner {
 
     async fn send(&self, p: Prepared) -> Result<Value, HttpError> {
         let mut builder = reqwest::Client::builder()
-            .timeout(Duration::from_secs_f64(p.timeout))
+            .timeout(seconds_to_duration(p.timeout))
             .redirect(if p.allow_redirects {
                 reqwest::redirect::Policy::limited(MAX_REDIRECTS)
             } else {
@@ -823,5 +822,355 @@ mod tests {
             ]
         );
         assert_eq!(rt.output_schema["additionalProperties"], json!(false));
+    }
+}
+
+#[cfg(test)]
+mod server_tests {
+    use super::*;
+    use crate::testutil::{action, ctx, request};
+    use axum::extract::{Path as AxPath, State};
+    use axum::http::{HeaderMap as AxHeaders, Method, StatusCode, Uri};
+    use axum::response::{IntoResponse, Redirect};
+    use axum::routing::{any, get};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    async fn echo(
+        State(hits): State<Arc<AtomicUsize>>,
+        method: Method,
+        uri: Uri,
+        headers: AxHeaders,
+        body: String,
+    ) -> impl IntoResponse {
+        hits.fetch_add(1, Ordering::SeqCst);
+        let h = |n: &str| {
+            headers
+                .get(n)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let doc = json!({
+            "method": method.as_str(), "query": uri.query(), "body": body,
+            "user_agent": h("user-agent"), "action": h("x-stanley-action"), "auth": h("authorization"),
+            "content_type": h("content-type"), "content_length": h("content-length"), "cookie": h("cookie"),
+        });
+        (
+            [
+                ("content-type", "application/json"),
+                ("x-custom-header", "yes"),
+            ],
+            doc.to_string(),
+        )
+    }
+
+    async fn server() -> (String, Arc<AtomicUsize>) {
+        let hits = Arc::new(AtomicUsize::new(0));
+        let app = axum::Router::new()
+            .route("/echo", any(echo))
+            .route(
+                "/text",
+                get(|| async { ([("content-type", "text/plain; charset=utf-8")], "hello") }),
+            )
+            .route(
+                "/badjson",
+                get(|| async { ([("content-type", "application/json")], "{oops") }),
+            )
+            .route("/redirect", get(|| async { Redirect::temporary("/text") }))
+            .route(
+                "/status/:code",
+                get(|AxPath(code): AxPath<u16>| async move {
+                    StatusCode::from_u16(code).unwrap_or(StatusCode::IM_A_TEAPOT)
+                }),
+            )
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(20)).await;
+                    "late"
+                }),
+            )
+            .with_state(hits.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (format!("http://{addr}"), hits)
+    }
+
+    async fn run(runner_params: Value, action_params: Value) -> RunOutcome {
+        let req = request(action(NAME, "", json!({})), runner_params, action_params);
+        HttpRequestRunner::default().run(req, ctx()).await
+    }
+
+    #[tokio::test]
+    async fn get_sends_st2_headers_and_parses_json() {
+        let (base, _) = server().await;
+        let out = run(
+            json!({"url": format!("{base}/echo")}),
+            json!({"params": {"a": "x y", "b": [1, true], "n": null}}),
+        )
+        .await;
+        assert_eq!(out.status, ExecStatus::Succeeded, "{}", out.result);
+        let r = &out.result;
+        assert_eq!(r["status_code"], json!(200));
+        assert_eq!(r["parsed"], json!(true));
+        assert_eq!(r["body"]["method"], json!("GET"));
+        assert_eq!(r["body"]["user_agent"], json!("st2/v3.9.0"));
+        assert_eq!(r["body"]["action"], json!("act"));
+        assert_eq!(r["body"]["query"], json!("a=x+y&b=1&b=True"));
+        assert_eq!(r["body"]["body"], json!(""));
+        assert_eq!(r["headers"]["Content-Type"], json!("application/json"));
+        assert_eq!(r["headers"]["X-Custom-Header"], json!("yes"));
+        let keys: Vec<&String> = r.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["status_code", "body", "parsed", "headers"]);
+    }
+
+    #[tokio::test]
+    async fn body_defaults_method_to_post_and_is_sent_as_is() {
+        let (base, _) = server().await;
+        let out = run(
+            json!({"url": format!("{base}/echo")}),
+            json!({"body": "raw {text}"}),
+        )
+        .await;
+        assert_eq!(out.result["body"]["method"], json!("POST"));
+        assert_eq!(out.result["body"]["body"], json!("raw {text}"));
+        assert_eq!(out.result["body"]["content_length"], json!("10"));
+        let out = run(
+            json!({"url": format!("{base}/echo")}),
+            json!({"body": "x", "method": "put"}),
+        )
+        .await;
+        assert_eq!(out.result["body"]["method"], json!("PUT"));
+    }
+
+    #[tokio::test]
+    async fn json_content_type_re_encodes_the_body() {
+        let (base, _) = server().await;
+        let headers =
+            json!({"Content-Type": "application/json", "X-Extra": "1", "User-Agent": "mine"});
+        let out = run(
+            json!({"url": format!("{base}/echo"), "headers": headers}),
+            json!({"body": "{\"a\": 1,  \"b\": [true]}"}),
+        )
+        .await;
+        assert_eq!(out.result["body"]["body"], json!("{\"a\":1,\"b\":[true]}"));
+        assert_eq!(out.result["body"]["user_agent"], json!("st2/v3.9.0"));
+        // A Python-literal body is accepted too (ast.literal_eval fallback).
+        let out = run(
+            json!({"url": format!("{base}/echo"), "headers": headers}),
+            json!({"body": "{'a': True}"}),
+        )
+        .await;
+        assert_eq!(out.result["body"]["body"], json!("{\"a\":true}"));
+        // An object body is serialized.
+        let out = run(
+            json!({"url": format!("{base}/echo"), "headers": headers}),
+            json!({"body": {"k": [1, 2]}, "method": "POST"}),
+        )
+        .await;
+        assert_eq!(out.result["body"]["body"], json!("{\"k\":[1,2]}"));
+        // Neither JSON nor a literal: failure naming the body.
+        let out = run(
+            json!({"url": format!("{base}/echo"), "headers": headers}),
+            json!({"body": "{nope"}),
+        )
+        .await;
+        assert_eq!(out.status, ExecStatus::Failed);
+        assert_eq!(
+            out.result["error"],
+            json!("Request body ({nope) can't be parsed as JSON")
+        );
+    }
+
+    #[tokio::test]
+    async fn object_body_without_json_type_is_form_encoded() {
+        let (base, _) = server().await;
+        let out = run(
+            json!({"url": format!("{base}/echo")}),
+            json!({"body": {"a": "1 2", "b": true}}),
+        )
+        .await;
+        assert_eq!(out.result["body"]["body"], json!("a=1+2&b=True"));
+        assert_eq!(
+            out.result["body"]["content_type"],
+            json!("application/x-www-form-urlencoded")
+        );
+    }
+
+    #[tokio::test]
+    async fn basic_auth_and_cookies() {
+        let (base, _) = server().await;
+        let out = run(json!({"url": format!("{base}/echo"), "username": "user", "password": "pass", "cookies": {"s": "1", "t": "x"}}), json!({})).await;
+        assert_eq!(out.result["body"]["auth"], json!("Basic dXNlcjpwYXNz"));
+        assert_eq!(out.result["body"]["cookie"], json!("s=1; t=x"));
+        let out = run(
+            json!({"url": format!("{base}/echo"), "password": "pass"}),
+            json!({}),
+        )
+        .await;
+        // requests sends the missing user as the text "None".
+        assert_eq!(
+            out.result["body"]["auth"],
+            json!(format!("Basic {}", base64_encode(b"None:pass")))
+        );
+    }
+
+    #[tokio::test]
+    async fn redirects_only_when_allowed() {
+        let (base, _) = server().await;
+        let out = run(json!({"url": format!("{base}/redirect")}), json!({})).await;
+        assert_eq!(out.status, ExecStatus::Failed);
+        assert_eq!(out.result["status_code"], json!(307));
+        assert_eq!(out.result["headers"]["Location"], json!("/text"));
+        let out = run(
+            json!({"url": format!("{base}/redirect"), "allow_redirects": true}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(out.status, ExecStatus::Succeeded);
+        assert_eq!(out.result["body"], json!("hello"));
+        assert_eq!(out.result["parsed"], json!(false));
+    }
+
+    #[tokio::test]
+    async fn status_code_mapping() {
+        let (base, _) = server().await;
+        let out = run(json!({"url": format!("{base}/nothing-here")}), json!({})).await;
+        assert_eq!(out.status, ExecStatus::Failed);
+        assert_eq!(out.result["status_code"], json!(404));
+        for (code, status) in [
+            (200, ExecStatus::Succeeded),
+            (204, ExecStatus::Succeeded),
+            (206, ExecStatus::Succeeded),
+            (207, ExecStatus::Failed),
+            (500, ExecStatus::Failed),
+        ] {
+            let out = run(json!({"url": format!("{base}/status/{code}")}), json!({})).await;
+            assert_eq!(out.status, status, "{code}");
+            assert_eq!(out.result["status_code"], json!(code));
+        }
+        let out = run(json!({"url": format!("{base}/badjson")}), json!({})).await;
+        assert_eq!(out.result["body"], json!("{oops"));
+        assert_eq!(out.result["parsed"], json!(false));
+    }
+
+    #[tokio::test]
+    async fn client_timeout_gives_timeout_status() {
+        let (base, _) = server().await;
+        let started = std::time::Instant::now();
+        let out = run(
+            json!({"url": format!("{base}/slow")}),
+            json!({"timeout": 0.5}),
+        )
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(out.status, ExecStatus::Timeout);
+        let keys: Vec<&String> = out.result.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["error"]);
+        assert!(
+            out.result["error"]
+                .as_str()
+                .unwrap()
+                .contains("Read timed out. (read timeout=0.5)"),
+            "{}",
+            out.result
+        );
+    }
+
+    #[tokio::test]
+    async fn black_and_white_lists() {
+        let (base, hits) = server().await;
+        let url = format!("{base}/echo");
+        let out = run(
+            json!({"url": url, "url_hosts_blacklist": ["127.0.0.1"]}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(out.status, ExecStatus::Failed);
+        assert_eq!(
+            out.result["error"],
+            json!(format!("URL \"{url}\" is blacklisted"))
+        );
+        assert_eq!(
+            hits.load(Ordering::SeqCst),
+            0,
+            "a blacklisted host must not be contacted"
+        );
+        let out = run(
+            json!({"url": url, "url_hosts_whitelist": ["example.com"]}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            out.result["error"],
+            json!(format!("URL \"{url}\" is not whitelisted"))
+        );
+        assert_eq!(hits.load(Ordering::SeqCst), 0);
+        let out = run(
+            json!({"url": url, "url_hosts_whitelist": ["127.0.0.1"]}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(out.status, ExecStatus::Succeeded);
+        let out = run(
+            json!({"url": url, "url_hosts_blacklist": ["example.com"]}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(out.status, ExecStatus::Succeeded);
+        assert_eq!(hits.load(Ordering::SeqCst), 2);
+        let out = run(
+            json!({"url": url, "url_hosts_blacklist": ["a"], "url_hosts_whitelist": ["b"]}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(
+            out.result["error"],
+            json!("\"url_hosts_blacklist\" and \"url_hosts_whitelist\" parameters are mutually exclusive. Only one should be provided.")
+        );
+    }
+
+    #[tokio::test]
+    async fn file_upload_is_multipart() {
+        let (base, _) = server().await;
+        let out = run(
+            json!({"url": format!("{base}/echo")}),
+            json!({"file_name": "f.txt", "file_content": "DATA"}),
+        )
+        .await;
+        let body = out.result["body"]["body"].as_str().unwrap().to_string();
+        assert_eq!(out.result["body"]["method"], json!("POST"));
+        assert!(out.result["body"]["content_type"]
+            .as_str()
+            .unwrap()
+            .starts_with("multipart/form-data; boundary="));
+        assert!(
+            body.contains("name=\"f.txt\"; filename=\"f.txt\"\r\n\r\nDATA\r\n"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn connection_errors_fail_with_error() {
+        // Bind then drop to get a port nobody listens on.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let out = run(
+            json!({"url": format!("http://127.0.0.1:{port}/")}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(out.status, ExecStatus::Failed);
+        assert!(
+            out.result["error"].as_str().unwrap().contains("error"),
+            "{}",
+            out.result
+        );
+        assert!(out.result.get("traceback").is_some());
     }
 }

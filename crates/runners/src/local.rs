@@ -3,7 +3,7 @@
 //! running through [`crate::process`], and turning the process result into StackStorm's result
 //! shape and status.
 
-use crate::params::{ParamError, Params};
+use crate::params::{seconds_to_duration, ParamError, Params};
 use crate::process::{run_process, Ending, ProcessOutput, ProcessSpec};
 use crate::pyfmt::{py_str, shlex_quote};
 use crate::{RunContext, RunOutcome, RunRequest};
@@ -11,7 +11,6 @@ use gale_model::ExecStatus;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// StackStorm's `LOCAL_RUNNER_DEFAULT_ACTION_TIMEOUT`.
 pub const DEFAULT_TIMEOUT: u64 = 60;
@@ -111,7 +110,7 @@ pub async fn run_local(
         cwd: opts.cwd.clone(),
         env: action_env(req, opts),
         stdin,
-        timeout: Some(Duration::from_secs_f64(opts.timeout)),
+        timeout: Some(seconds_to_duration(opts.timeout)),
     };
     match run_process(spec, &ctx.cancel, ctx.output.clone()).await {
         Ok(out) => shell_outcome(&out, opts),

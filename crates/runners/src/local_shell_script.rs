@@ -110,3 +110,194 @@ impl Runner for LocalShellScriptRunner {
         run_local(command, &req, &opts, &ctx).await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::{action, ctx, request};
+    use gale_model::ExecStatus;
+    use serde_json::Value;
+
+    const ECHO_ARGS: &str = "#!/bin/sh\nfor a in \"$@\"; do echo \"[$a]\"; done\n";
+
+    fn script(dir: &Path, name: &str, body: &str, mode: u32) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, body).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+        path
+    }
+
+    async fn run_script(
+        path: &Path,
+        schema: Value,
+        runner_params: Value,
+        params: Value,
+    ) -> RunOutcome {
+        let req = request(
+            action(NAME, &path.to_string_lossy(), schema),
+            runner_params,
+            params,
+        );
+        LocalShellScriptRunner.run(req, ctx()).await
+    }
+
+    #[test]
+    fn definition_matches_stackstorm() {
+        let rt = runner_type();
+        assert_eq!(rt.uid, "runner_type:local-shell-script");
+        assert_eq!(rt.runner_module, "local_shell_script_runner");
+        let names: Vec<&str> = rt.runner_parameters.keys().map(String::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "debug",
+                "content_version",
+                "cwd",
+                "env",
+                "kwarg_op",
+                "sudo",
+                "sudo_password",
+                "timeout"
+            ]
+        );
+        assert!(!rt.runner_parameters.contains_key("cmd"));
+        assert_eq!(
+            rt.runner_parameters["debug"].default_value(),
+            Some(&json!(false))
+        );
+        assert_eq!(
+            rt.runner_parameters["timeout"].default_value(),
+            Some(&json!(60))
+        );
+    }
+
+    #[tokio::test]
+    async fn arguments_reach_the_script_exactly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = script(dir.path(), "args.sh", ECHO_ARGS, 0o755);
+        let schema = json!({
+            "a": {"type": "string", "position": 0},
+            "zero": {"type": "integer", "position": 1},
+            "flag": {"type": "boolean", "position": 2},
+            "list": {"type": "array", "position": 3},
+            "obj": {"type": "object", "position": 4},
+            "named": {"type": "string"},
+            "verbose": {"type": "boolean"},
+            "quiet": {"type": "boolean"},
+            "skipped": {"type": "string"}
+        });
+        let params = json!({"a": "it's a test", "zero": 0, "flag": false, "list": ["x", 2], "obj": {"k": "v"},
+                            "named": "$HOME; rm -rf /", "verbose": true, "quiet": false, "skipped": ""});
+        let out = run_script(&path, schema, json!({}), params).await;
+        assert_eq!(out.status, ExecStatus::Succeeded, "{}", out.result);
+        assert_eq!(
+            out.result["stdout"],
+            json!("[--named=$HOME; rm -rf /]\n[--verbose]\n[it's a test]\n[]\n[0]\n[x,2]\n[{\"k\":\"v\"}]")
+        );
+    }
+
+    #[tokio::test]
+    async fn kwarg_op_and_relative_entry_point() {
+        let pack = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(pack.path().join("actions/lib")).unwrap();
+        script(&pack.path().join("actions/lib"), "s.sh", ECHO_ARGS, 0o755);
+        let mut req = request(
+            action(NAME, "lib/s.sh", json!({"name": {"type": "string"}})),
+            json!({"kwarg_op": "-"}),
+            json!({"name": "v"}),
+        );
+        req.pack_path = Some(pack.path().to_path_buf());
+        let out = LocalShellScriptRunner.run(req, ctx()).await;
+        assert_eq!(out.result["stdout"], json!("[-name=v]"));
+    }
+
+    #[tokio::test]
+    async fn script_is_made_executable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = script(
+            dir.path(),
+            "plain.sh",
+            "#!/bin/sh\necho '{\"ok\": true}'\n",
+            0o644,
+        );
+        let out = run_script(&path, json!({}), json!({}), json!({})).await;
+        assert_eq!(out.status, ExecStatus::Succeeded, "{}", out.result);
+        assert_eq!(out.result["stdout"], json!({"ok": true}));
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o111, 0o111);
+    }
+
+    #[tokio::test]
+    async fn exit_code_and_timeout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = script(
+            dir.path(),
+            "fail.sh",
+            "#!/bin/sh\necho bad >&2\nexit 3\n",
+            0o755,
+        );
+        let out = run_script(&path, json!({}), json!({}), json!({})).await;
+        assert_eq!(out.status, ExecStatus::Failed);
+        assert_eq!(
+            out.result,
+            json!({"failed": true, "succeeded": false, "return_code": 3, "stdout": "", "stderr": "bad"})
+        );
+        let path = script(dir.path(), "slow.sh", "#!/bin/sh\nsleep 20\n", 0o755);
+        let out = run_script(&path, json!({}), json!({"timeout": 1}), json!({})).await;
+        assert_eq!(out.status, ExecStatus::Timeout);
+        assert_eq!(out.result["return_code"], json!(-9));
+        assert_eq!(
+            out.result["error"],
+            json!("Action failed to complete in 1 seconds")
+        );
+    }
+
+    #[tokio::test]
+    async fn entry_point_errors() {
+        let out = LocalShellScriptRunner
+            .run(
+                request(action(NAME, "", json!({})), json!({}), json!({})),
+                ctx(),
+            )
+            .await;
+        assert_eq!(out.status, ExecStatus::Failed);
+        assert_eq!(
+            out.result["error"],
+            json!("Missing entry_point action metadata attribute")
+        );
+        let out = run_script(
+            Path::new("/nonexistent/gale.sh"),
+            json!({}),
+            json!({}),
+            json!({}),
+        )
+        .await;
+        assert_eq!(out.status, ExecStatus::Failed);
+        assert_eq!(
+            out.result["error"],
+            json!("[Errno 2] No such file or directory: '/nonexistent/gale.sh'")
+        );
+        assert_eq!(
+            resolve_entry_point("a/b.sh", Some(Path::new("/packs/p"))).unwrap(),
+            PathBuf::from("/packs/p/actions/a/b.sh")
+        );
+        assert_eq!(
+            resolve_entry_point("/abs/x", None).unwrap(),
+            PathBuf::from("/abs/x")
+        );
+        assert!(resolve_entry_point("rel", None).is_err());
+    }
+
+    #[tokio::test]
+    async fn debug_flag_is_exported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = script(
+            dir.path(),
+            "d.sh",
+            "#!/bin/sh\necho $ST2_ACTION_DEBUG\n",
+            0o755,
+        );
+        let out = run_script(&path, json!({}), json!({"debug": true}), json!({})).await;
+        assert_eq!(out.result["stdout"], json!("True"));
+    }
+}

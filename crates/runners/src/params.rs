@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ParamError {
@@ -36,6 +37,16 @@ fn wrong(name: &str, expected: &'static str, v: &Value) -> ParamError {
         expected,
         got: json_type(v),
     }
+}
+
+/// Seconds as a `Duration`, capped at about 30 years so absurd values cannot overflow the
+/// clock arithmetic (which would panic).
+pub fn seconds_to_duration(seconds: f64) -> Duration {
+    const MAX_SECONDS: f64 = 1.0e9;
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::from_secs_f64(seconds.min(MAX_SECONDS))
 }
 
 /// Reads parameters by name; `null` counts as absent.
@@ -156,6 +167,12 @@ mod tests {
             "Environment variable \"k\" in parameter \"env\" must be a string, got integer"
         );
         assert!(p.boolean("s", false).is_err());
+        assert_eq!(seconds_to_duration(1.5), Duration::from_millis(1500));
+        assert_eq!(seconds_to_duration(-3.0), Duration::ZERO);
+        assert_eq!(
+            seconds_to_duration(1e300),
+            Duration::from_secs(1_000_000_000)
+        );
         assert!(p.object("l").is_err());
     }
 }

@@ -14,10 +14,8 @@ pub fn runner_type_from_json(mut def: Value) -> RunnerType {
             .to_string();
         obj.insert("uid".into(), Value::String(RunnerType::uid_for(&name)));
         let module = obj.get("runner_module").cloned().unwrap_or(Value::Null);
-        let package_missing = obj
-            .get("runner_package")
-            .and_then(Value::as_str)
-            .map_or(true, str::is_empty);
+        let package_missing =
+            !matches!(obj.get("runner_package"), Some(Value::String(s)) if !s.is_empty());
         if package_missing {
             obj.insert("runner_package".into(), module);
         }
