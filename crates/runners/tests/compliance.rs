@@ -299,12 +299,187 @@ async fn wait_for_pids(files: &[PathBuf]) -> Vec<u32> {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_builtin_runner_is_compliant() {
+/// Runs the whole suite against one registered runner.
+async fn check_runner(name: &str) {
     let registry = Registry::with_builtin();
-    let names = registry.names();
+    let runner = registry
+        .get(name)
+        .unwrap_or_else(|| panic!("{name} is not registered"));
+    let rt = runner.runner_type();
+    assert_definition(name, &rt);
+    let case = case_for(name)
+        .await
+        .unwrap_or_else(|| panic!("runner {name} has no compliance case"));
+
+    // 1. A well-formed run ends in a terminal status.
+    let out = runner
+        .run(case.quick.clone(), ctx(CancellationToken::new()))
+        .await;
+    assert_terminal(name, "quick run", &out);
     assert_eq!(
-        names,
+        out.status,
+        ExecStatus::Succeeded,
+        "{name} quick run: {}",
+        out.result
+    );
+
+    // 2. Bad parameters fail cleanly.
+    for bad in &case.bad {
+        let out = runner.run(bad.clone(), ctx(CancellationToken::new())).await;
+        assert_terminal(name, "bad parameters", &out);
+        if name != "noop" {
+            assert_eq!(
+                out.status,
+                ExecStatus::Failed,
+                "{name}: {:?} -> {}",
+                bad.runner_parameters,
+                out.result
+            );
+            assert!(
+                out.result["error"].is_string(),
+                "{name}: error text missing in {}",
+                out.result
+            );
+        }
+    }
+
+    // 3. Any JSON value in any runner parameter (and in a few action parameters the runners
+    //    read) gives a terminal status, never a panic or a hang.
+    let odd_values = [
+        json!(null),
+        json!(true),
+        json!(0),
+        json!(1.5),
+        json!("s"),
+        json!([]),
+        json!({}),
+        json!([1]),
+        json!({"a": 1}),
+        json!(-1),
+    ];
+    let mut names: Vec<String> = rt.runner_parameters.keys().cloned().collect();
+    let action_side = [
+        "body",
+        "method",
+        "params",
+        "timeout",
+        "file_name",
+        "file_content",
+    ];
+    names.extend(action_side.iter().map(|s| s.to_string()));
+    for param in &names {
+        for value in &odd_values {
+            let mut req = case.quick.clone();
+            if rt.runner_parameters.contains_key(param) {
+                req.runner_parameters.insert(param.clone(), value.clone());
+            } else {
+                req.action_parameters.insert(param.clone(), value.clone());
+            }
+            let run = runner.run(req, ctx(CancellationToken::new()));
+            let out = tokio::time::timeout(Duration::from_secs(20), run)
+                .await
+                .unwrap_or_else(|_| panic!("{name}: {param}={value} did not finish"));
+            assert_terminal(name, &format!("{param}={value}"), &out);
+        }
+    }
+
+    // 4. A cancel that arrives before the run starts still ends `canceled`.
+    let token = CancellationToken::new();
+    token.cancel();
+    let req = case
+        .long
+        .as_ref()
+        .map_or(case.quick.clone(), |l| l.cancel_req.clone());
+    let started = Instant::now();
+    let out = runner.run(req, ctx(token)).await;
+    assert_eq!(
+        out.status,
+        ExecStatus::Canceled,
+        "{name} pre-canceled run: {}",
+        out.result
+    );
+    assert!(started.elapsed() < Duration::from_secs(10));
+
+    let Some(long) = case.long else { return };
+
+    // 5. Timeout.
+    let started = Instant::now();
+    let out = runner
+        .run(long.timeout_req.clone(), ctx(CancellationToken::new()))
+        .await;
+    assert_eq!(
+        out.status,
+        ExecStatus::Timeout,
+        "{name} timeout run: {}",
+        out.result
+    );
+    assert!(
+        out.result["error"].is_string(),
+        "{name}: timeout carries an error: {}",
+        out.result
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{name} timeout took {:?}",
+        started.elapsed()
+    );
+
+    // 6. Cancel while running ends `canceled` promptly and kills the processes.
+    for f in &long.pidfiles {
+        let _ = std::fs::remove_file(f);
+    }
+    let token = CancellationToken::new();
+    let handle = {
+        let runner = runner.clone();
+        let req = long.cancel_req.clone();
+        let token = token.clone();
+        tokio::spawn(async move { runner.run(req, ctx(token)).await })
+    };
+    let pids = wait_for_pids(&long.pidfiles).await;
+    assert_eq!(
+        pids.len(),
+        long.pidfiles.len(),
+        "{name}: processes did not start"
+    );
+    for pid in &pids {
+        assert!(
+            process_alive(*pid),
+            "{name}: pid {pid} should run before the cancel"
+        );
+    }
+    if long.pidfiles.is_empty() {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let started = Instant::now();
+    token.cancel();
+    let out = tokio::time::timeout(Duration::from_secs(10), handle)
+        .await
+        .expect("cancel returns")
+        .unwrap();
+    assert_eq!(
+        out.status,
+        ExecStatus::Canceled,
+        "{name} cancel: {}",
+        out.result
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{name} cancel took {:?}",
+        started.elapsed()
+    );
+    for pid in pids {
+        assert!(
+            wait_gone(pid).await,
+            "{name}: pid {pid} survived the cancel"
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_registered_runner_has_a_case() {
+    let registry = Registry::with_builtin();
+    assert_eq!(
+        registry.names(),
         [
             "http-request",
             "local-shell-cmd",
@@ -312,135 +487,30 @@ async fn every_builtin_runner_is_compliant() {
             "noop"
         ]
     );
-
-    for name in &names {
-        let runner = registry.get(name).unwrap();
-        assert_definition(name, &runner.runner_type());
-        let case = case_for(name)
-            .await
-            .unwrap_or_else(|| panic!("runner {name} has no compliance case"));
-
-        // 1. A well-formed run ends in a terminal status.
-        let out = runner
-            .run(case.quick.clone(), ctx(CancellationToken::new()))
-            .await;
-        assert_terminal(name, "quick run", &out);
-        assert_eq!(
-            out.status,
-            ExecStatus::Succeeded,
-            "{name} quick run: {}",
-            out.result
-        );
-
-        // 2. Bad parameters fail cleanly.
-        for bad in &case.bad {
-            let out = runner.run(bad.clone(), ctx(CancellationToken::new())).await;
-            assert_terminal(name, "bad parameters", &out);
-            if name != "noop" {
-                assert_eq!(
-                    out.status,
-                    ExecStatus::Failed,
-                    "{name}: {:?} -> {}",
-                    bad.runner_parameters,
-                    out.result
-                );
-                assert!(
-                    out.result["error"].is_string(),
-                    "{name}: error text missing in {}",
-                    out.result
-                );
-            }
-        }
-
-        // 3. A cancel that arrives before the run starts still ends `canceled`.
-        let token = CancellationToken::new();
-        token.cancel();
-        let req = case
-            .long
-            .as_ref()
-            .map_or(case.quick.clone(), |l| l.cancel_req.clone());
-        let started = Instant::now();
-        let out = runner.run(req, ctx(token)).await;
-        assert_eq!(
-            out.status,
-            ExecStatus::Canceled,
-            "{name} pre-canceled run: {}",
-            out.result
-        );
-        assert!(started.elapsed() < Duration::from_secs(10));
-
-        let Some(long) = case.long else { continue };
-
-        // 4. Timeout.
-        let started = Instant::now();
-        let out = runner
-            .run(long.timeout_req.clone(), ctx(CancellationToken::new()))
-            .await;
-        assert_eq!(
-            out.status,
-            ExecStatus::Timeout,
-            "{name} timeout run: {}",
-            out.result
-        );
+    for name in registry.names() {
         assert!(
-            out.result["error"].is_string(),
-            "{name}: timeout carries an error: {}",
-            out.result
+            case_for(&name).await.is_some(),
+            "runner {name} has no compliance case"
         );
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "{name} timeout took {:?}",
-            started.elapsed()
-        );
-
-        // 5. Cancel while running kills the processes.
-        for f in &long.pidfiles {
-            let _ = std::fs::remove_file(f);
-        }
-        let token = CancellationToken::new();
-        let handle = {
-            let runner = runner.clone();
-            let req = long.cancel_req.clone();
-            let token = token.clone();
-            tokio::spawn(async move { runner.run(req, ctx(token)).await })
-        };
-        let pids = wait_for_pids(&long.pidfiles).await;
-        assert_eq!(
-            pids.len(),
-            long.pidfiles.len(),
-            "{name}: processes did not start"
-        );
-        for pid in &pids {
-            assert!(
-                process_alive(*pid),
-                "{name}: pid {pid} should run before the cancel"
-            );
-        }
-        if long.pidfiles.is_empty() {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        }
-        let started = Instant::now();
-        token.cancel();
-        let out = tokio::time::timeout(Duration::from_secs(10), handle)
-            .await
-            .expect("cancel returns")
-            .unwrap();
-        assert_eq!(
-            out.status,
-            ExecStatus::Canceled,
-            "{name} cancel: {}",
-            out.result
-        );
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{name} cancel took {:?}",
-            started.elapsed()
-        );
-        for pid in pids {
-            assert!(
-                wait_gone(pid).await,
-                "{name}: pid {pid} survived the cancel"
-            );
-        }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_shell_cmd_is_compliant() {
+    check_runner("local-shell-cmd").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_shell_script_is_compliant() {
+    check_runner("local-shell-script").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn http_request_is_compliant() {
+    check_runner("http-request").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noop_is_compliant() {
+    check_runner("noop").await;
 }
