@@ -74,8 +74,11 @@ fn cwd_note(cwd: &Option<PathBuf>) -> String {
     }
 }
 
-/// Sends `signal` to every process in group `pgid`. Never signals group 0 or 1 (that would hit
-/// our own group or every process we may signal).
+/// Sends `signal` to every process in group `pgid`, and to every other process of session
+/// `pgid` (our command is a session leader, so its session id equals its pid). The session sweep
+/// is what StackStorm's `pkill -s <pid>` does; it catches children that moved to their own
+/// process group (e.g. bash job control). Never signals group 0 or 1 (our own group, or every
+/// process we may signal).
 fn signal_group(pgid: i32, signal: i32) {
     if pgid <= 1 {
         return;
@@ -85,6 +88,34 @@ fn signal_group(pgid: i32, signal: i32) {
     if rc != 0 {
         tracing::debug!(pgid, signal, error = %std::io::Error::last_os_error(), "signalling process group");
     }
+    for pid in session_members(pgid) {
+        // SAFETY: as above; `pid` is a positive pid read from /proc.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+/// Pids (other than group members already signalled) whose session id is `sid`.
+fn session_members(sid: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| *pid > 1)
+        .filter(|pid| {
+            let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+                return false;
+            };
+            // Fields after "(comm)": state ppid pgrp session ...
+            let Some((_, rest)) = stat.rsplit_once(')') else {
+                return false;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let pgrp = fields.get(2).and_then(|f| f.parse::<i32>().ok());
+            let session = fields.get(3).and_then(|f| f.parse::<i32>().ok());
+            session == Some(sid) && pgrp != Some(sid)
+        })
+        .collect()
 }
 
 /// Kills the group if the run is abandoned (its future dropped) while the process still runs.
@@ -431,6 +462,41 @@ mod tests {
             .parse()
             .unwrap();
         wait_gone(pid).await;
+    }
+
+    #[tokio::test]
+    async fn cancel_reaches_children_in_other_process_groups() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("job");
+        // bash job control puts the background job in its own process group (same session).
+        let s = spec(&format!(
+            "bash -c 'set -m; sleep 30 & echo $! > {}; wait'",
+            pidfile.display()
+        ));
+        let t = CancellationToken::new();
+        let t2 = t.clone();
+        let file = pidfile.clone();
+        let canceller = async move {
+            for _ in 0..100 {
+                if std::fs::read_to_string(&file)
+                    .map(|s| !s.trim().is_empty())
+                    .unwrap_or(false)
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            t2.cancel();
+        };
+        let (out, ()) = tokio::join!(run_process(s, &t, Arc::new(crate::NullSink)), canceller);
+        let out = out.unwrap();
+        assert_eq!(out.ending, Ending::Canceled);
+        let job: u32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        wait_gone(job).await;
     }
 
     async fn wait_gone(pid: u32) {
