@@ -782,6 +782,78 @@ mod tests {
         assert_eq!(f, "a=x+y&b=1&b=True");
     }
 
+    fn prepare(runner_params: Value, action_params: Value) -> Result<Prepared, HttpError> {
+        let req = crate::testutil::request(
+            crate::testutil::action(NAME, "", json!({})),
+            runner_params,
+            action_params,
+        );
+        HttpRequestRunner::default().prepare(&req)
+    }
+
+    #[test]
+    fn prepare_reads_transport_options() {
+        let p = prepare(json!({"url": "https://h.example/x?a=1"}), json!({})).unwrap();
+        assert!(p.verify);
+        assert!(!p.allow_redirects);
+        assert_eq!(p.timeout, 60.0);
+        assert_eq!(p.method, reqwest::Method::GET);
+        assert_eq!(p.body, None);
+        let p = prepare(
+            json!({"url": "https://h.example/x?a=1", "verify_ssl_cert": false, "allow_redirects": true,
+                   "http_proxy": "http://proxy:3128", "https_proxy": "http://sproxy:3128"}),
+            json!({"timeout": "2.5", "method": "patch", "params": "b=2"}),
+        )
+        .unwrap();
+        assert!(!p.verify);
+        assert!(p.allow_redirects);
+        assert_eq!(p.timeout, 2.5);
+        assert_eq!(p.method, reqwest::Method::PATCH);
+        assert_eq!(p.url.as_str(), "https://h.example/x?a=1&b=2");
+        assert_eq!(p.http_proxy.as_deref(), Some("http://proxy:3128"));
+        assert_eq!(p.https_proxy.as_deref(), Some("http://sproxy:3128"));
+    }
+
+    #[test]
+    fn prepare_json_content_without_body_sends_null() {
+        // json_encode(None) == "null": StackStorm sends it whenever the type is JSON.
+        let p = prepare(
+            json!({"url": "http://h/", "headers": {"content-type": "application/json"}}),
+            json!({}),
+        )
+        .unwrap();
+        assert_eq!(p.body.as_deref(), Some(&b"null"[..]));
+        assert_eq!(p.method, reqwest::Method::GET);
+        // Only exactly "application/json" triggers re-encoding.
+        let p = prepare(
+            json!({"url": "http://h/", "headers": {"Content-Type": "application/json; charset=utf-8"}}),
+            json!({"body": "{\"a\":  1}"}),
+        )
+        .unwrap();
+        assert_eq!(p.body.as_deref(), Some(&b"{\"a\":  1}"[..]));
+    }
+
+    #[test]
+    fn prepare_rejects_bad_headers_and_string_data_with_files() {
+        let e = prepare(
+            json!({"url": "http://h/", "headers": {"X-N": 1}}),
+            json!({}),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "Header \"X-N\" is invalid: value must be a string, got integer"
+        );
+        let e = prepare(
+            json!({"url": "http://h/"}),
+            json!({"body": "text", "file_name": "f", "file_content": "c"}),
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "Data must not be a string.");
+        let e = prepare(json!({}), json!({})).unwrap_err();
+        assert_eq!(e.to_string(), "URL must be specified.");
+    }
+
     #[test]
     fn definition_matches_stackstorm() {
         let rt = runner_type();
