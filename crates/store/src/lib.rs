@@ -155,6 +155,14 @@ pub trait WorkQueue: Send + Sync {
     async fn nack(&self, item_id: &str, retry_at: Timestamp) -> Result<()>;
     /// Number of items (claimed or not).
     async fn queue_len(&self) -> Result<u64>;
+    /// Wait until work may have become available — an item enqueued or nacked through this
+    /// store (or a clone of it) — or until `max_wait` has passed, whichever is first. Spurious
+    /// returns are allowed: callers simply claim again. Items that become available by the
+    /// clock alone (`available_at` in the future) wake nobody, so keep `max_wait` short.
+    /// The default polls (sleeps `max_wait`).
+    async fn wait_for_work(&self, max_wait: std::time::Duration) {
+        tokio::time::sleep(max_wait).await;
+    }
 }
 
 /// Everything a Gale node needs from storage.

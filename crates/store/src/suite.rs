@@ -1158,7 +1158,7 @@ impl QueueModel {
         let mut ready: Vec<usize> = (0..self.items.len())
             .filter(|&i| {
                 let it = &self.items[i];
-                it.available_at <= now && it.lease_until.map_or(true, |l| l <= now)
+                it.available_at <= now && !matches!(it.lease_until, Some(l) if l > now)
             })
             .collect();
         // Stable sort: insertion order breaks available_at ties.

@@ -129,6 +129,7 @@ fn where_clause(f: &ExecutionFilter) -> (String, Vec<Sql>) {
 impl ExecutionStore for SqliteStore {
     async fn create_execution(&self, exec: &Execution, enqueue: Option<QueueItem>) -> Result<()> {
         let row = Row::of(exec)?;
+        let enqueued = enqueue.is_some();
         self.write(move |conn| {
             insert(conn, &row)?;
             if let Some(item) = enqueue {
@@ -136,7 +137,11 @@ impl ExecutionStore for SqliteStore {
             }
             Ok(())
         })
-        .await
+        .await?;
+        if enqueued {
+            self.work_available();
+        }
+        Ok(())
     }
 
     async fn get_execution(&self, id: &str) -> Result<Option<Execution>> {

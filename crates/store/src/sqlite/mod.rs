@@ -43,6 +43,8 @@ struct Inner {
     writer: Writer,
     /// `None` for an in-memory store: its one connection serves reads too.
     readers: Option<Arc<ReaderPool>>,
+    /// Signalled after a commit that made queue work available (see `wait_for_work`).
+    work: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -72,6 +74,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 writer: Writer::start(conn)?,
                 readers: Some(Arc::new(ReaderPool::new(readers))),
+                work: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -86,6 +89,7 @@ impl SqliteStore {
             inner: Arc::new(Inner {
                 writer: Writer::start(conn)?,
                 readers: None,
+                work: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -97,6 +101,13 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> Result<T> + Send + 'static,
     {
         self.inner.writer.write(f).await
+    }
+
+    /// Wake the workers waiting in `wait_for_work`. The stored permit (`notify_one`) covers a
+    /// worker that found the queue empty but has not started waiting yet.
+    fn work_available(&self) {
+        self.inner.work.notify_waiters();
+        self.inner.work.notify_one();
     }
 
     /// Run `f` on a reader connection. `f` sees autocommit reads; use [`snapshot`] when two

@@ -83,7 +83,9 @@ fn claim(
 #[async_trait]
 impl WorkQueue for SqliteStore {
     async fn enqueue(&self, item: QueueItem) -> Result<()> {
-        self.write(move |conn| insert(conn, item)).await
+        self.write(move |conn| insert(conn, item)).await?;
+        self.work_available();
+        Ok(())
     }
 
     /// The returned `attempts` counts the claims before this one.
@@ -118,15 +120,18 @@ impl WorkQueue for SqliteStore {
     async fn nack(&self, item_id: &str, retry_at: Timestamp) -> Result<()> {
         let id = item_id.to_string();
         let at = micros(&retry_at);
-        self.write(move |conn| {
+        let changed = self.write(move |conn| {
             conn.prepare_cached(
                 "UPDATE queue SET available_at = ?2, claimed_by = NULL, lease_until = NULL WHERE id = ?1",
             )
             .and_then(|mut s| s.execute(params![id, at]))
-            .map_err(db)?;
-            Ok(())
+            .map_err(db)
         })
-        .await
+        .await?;
+        if changed > 0 {
+            self.work_available();
+        }
+        Ok(())
     }
 
     async fn queue_len(&self) -> Result<u64> {
@@ -138,5 +143,10 @@ impl WorkQueue for SqliteStore {
             Ok(n.max(0) as u64)
         })
         .await
+    }
+
+    async fn wait_for_work(&self, max_wait: std::time::Duration) {
+        // Either way the caller claims next; a timeout is not an error.
+        let _ = tokio::time::timeout(max_wait, self.inner.work.notified()).await;
     }
 }

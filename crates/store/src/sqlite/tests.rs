@@ -199,3 +199,32 @@ async fn clones_share_one_database_and_the_last_drop_stops_the_writer() {
     let reopened = SqliteStore::open(dir.path().join("gale.db")).unwrap();
     assert!(reopened.get_execution("e").await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enqueue_wakes_a_waiting_worker() {
+    let (_dir, s) = file_store();
+    // Consume any stored permit so that the waits below really wait.
+    s.wait_for_work(Duration::from_millis(1)).await;
+    let waiters: Vec<_> = (0..2)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move {
+                let t = std::time::Instant::now();
+                s.wait_for_work(Duration::from_secs(30)).await;
+                t.elapsed()
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    s.enqueue(suite::item("i", "e", suite::at(0)))
+        .await
+        .unwrap();
+    for w in waiters {
+        // Far below the 30 s wait: the enqueue woke every waiter.
+        let waited = tokio::time::timeout(Duration::from_secs(10), w)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(waited < Duration::from_secs(10), "{waited:?}");
+    }
+}

@@ -18,8 +18,11 @@ const MAX_BATCH: usize = 512;
 /// caller once the commit outcome is known.
 pub(crate) struct Done {
     ok: bool,
-    finish: Box<dyn FnOnce(Option<&Error>) + Send>,
+    finish: Finish,
 }
+
+/// Answers the caller, given the commit error if the batch's commit failed.
+type Finish = Box<dyn FnOnce(Option<&Error>) + Send>;
 
 /// Runs on the writer thread; given an error instead of the connection when the batch could not
 /// start, so that the caller still gets an answer.
