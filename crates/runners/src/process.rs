@@ -20,6 +20,8 @@ use tokio_util::sync::CancellationToken;
 
 /// How long processes get between SIGTERM and SIGKILL, and how long we then wait for pipes.
 const KILL_GRACE: Duration = Duration::from_millis(1000);
+/// How long we keep reading after the command exited while something else holds its pipes.
+const PIPE_GRACE: Duration = Duration::from_millis(1000);
 
 /// What to run.
 #[derive(Clone, Debug, Default)]
@@ -252,7 +254,32 @@ pub async fn run_process(
         }
     };
     let work = async {
-        let (_, _, _, status) = tokio::join!(out_reader, err_reader, feeder, child.wait());
+        let streams = async {
+            tokio::join!(out_reader, err_reader, feeder);
+        };
+        tokio::pin!(streams);
+        let mut streams_done = false;
+        let status = tokio::select! {
+            status = child.wait() => status,
+            () = &mut streams => {
+                streams_done = true;
+                child.wait().await
+            }
+        };
+        if !streams_done {
+            // A process left running in the background (`daemon &`) may still hold the pipes.
+            // StackStorm would wait for it forever; we collect what arrives shortly and leave
+            // it running, as its author intended.
+            if tokio::time::timeout(PIPE_GRACE, &mut streams)
+                .await
+                .is_err()
+            {
+                tracing::debug!(
+                    pid,
+                    "output pipes still open after exit; not waiting for background processes"
+                );
+            }
+        }
         status
     };
     tokio::pin!(work);
@@ -462,6 +489,35 @@ mod tests {
             .parse()
             .unwrap();
         wait_gone(pid).await;
+    }
+
+    #[tokio::test]
+    async fn background_processes_do_not_hold_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("bg");
+        let s = spec(&format!(
+            "(sleep 0.2; echo late) & sleep 30 & echo $! > {}; echo early",
+            pidfile.display()
+        ));
+        let started = Instant::now();
+        let out = run_process(s, &CancellationToken::new(), Arc::new(crate::NullSink))
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "took {:?}",
+            started.elapsed()
+        );
+        assert_eq!(out.ending, Ending::Exited(0));
+        assert_eq!(out.stdout, "early\nlate\n");
+        let bg: u32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(process_alive(bg), "a background process is left running");
+        signal_group(out.pid as i32, libc::SIGKILL);
+        wait_gone(bg).await;
     }
 
     #[tokio::test]
