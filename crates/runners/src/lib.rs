@@ -8,8 +8,10 @@
 //!
 //! Key choice: StackStorm's observable behaviour is reproduced byte for byte where content can
 //! see it (runner definitions, shell argument quoting, result shapes, error texts), while process
-//! handling is stricter than StackStorm's: commands run in their own session and the whole
-//! process group is killed on timeout, cancellation, or when the run is dropped.
+//! handling is stricter than StackStorm's: commands run in their own session, and the whole
+//! session is killed on timeout, on cancellation (StackStorm leaves it running) and when the
+//! run's future is dropped. Module map: [`process`] spawns and streams, [`local`] holds what the
+//! two local runners share, [`args`] and [`pyfmt`] reproduce StackStorm's command-line text.
 
 pub mod args;
 pub mod http_request;

@@ -101,8 +101,10 @@ pub async fn run_local(
         opts.sudo_password.is_some(),
         running_as_root(),
     );
-    let stdin = match (&opts.sudo_password, opts.sudo && !running_as_root()) {
-        (Some(pw), true) => Some(format!("{pw}\n").into_bytes()),
+    // StackStorm pipes the password into stdin whenever one is set (for `sudo -S`); when we
+    // skip sudo because we are root, the command must not receive it.
+    let stdin = match &opts.sudo_password {
+        Some(pw) if !(opts.sudo && running_as_root()) => Some(format!("{pw}\n").into_bytes()),
         _ => None,
     };
     let spec = ProcessSpec {

@@ -227,6 +227,19 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn sudo_password_goes_to_stdin_like_stackstorm() {
+        let out = run(json!({"cmd": "read x; echo \"got $x\"", "sudo_password": "pw"})).await;
+        assert_eq!(out.result["stdout"], json!("got pw"));
+        if unsafe { libc::geteuid() } == 0 {
+            // Running directly as root: the password is not handed to the command.
+            let out =
+                run(json!({"cmd": "read x; echo \"got $x\"", "sudo_password": "pw", "sudo": true}))
+                    .await;
+            assert_eq!(out.result["stdout"], json!("got "));
+        }
+    }
+
+    #[tokio::test]
     async fn output_is_streamed_line_by_line() {
         let sink = Arc::new(Collect::default());
         let req = request(
