@@ -4,6 +4,11 @@
 //! Callers (engine, API) only see these traits; no SQL lives outside backend modules. Every
 //! backend must pass the shared suite in [`suite`]. Storage failures are `Error::Backend` and map
 //! to HTTP 5xx, never 4xx.
+//!
+//! Key choice: records are stored whole (JSON documents in SQLite) next to the few columns that
+//! lookups and filters use, so adding a StackStorm field never needs a migration; and all writes
+//! of a node go through one serialized writer that commits concurrent writes together, which is
+//! what lets an embedded database keep up with the engine.
 
 pub mod sqlite;
 pub mod suite;

@@ -40,9 +40,10 @@ pub struct SqliteStore {
 }
 
 struct Inner {
-    writer: Writer,
-    /// `None` for an in-memory store: its one connection serves reads too.
+    /// `None` for an in-memory store: its one connection serves reads too. Declared before
+    /// `writer` so the readers close first and the writer, closing last, checkpoints the WAL.
     readers: Option<Arc<ReaderPool>>,
+    writer: Writer,
     /// Signalled after a commit that made queue work available (see `wait_for_work`).
     work: tokio::sync::Notify,
 }

@@ -228,3 +228,21 @@ async fn enqueue_wakes_a_waiting_worker() {
         assert!(waited < Duration::from_secs(10), "{waited:?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn closing_the_store_checkpoints_the_wal() {
+    let (dir, s) = file_store();
+    s.upsert_pack(suite::pack("core")).await.unwrap();
+    assert!(
+        dir.path().join("gale.db-wal").exists(),
+        "WAL mode keeps a -wal file while open"
+    );
+    drop(s);
+    // The writer closes last, checkpoints and removes the WAL: the .db file alone is complete.
+    assert!(!dir.path().join("gale.db-wal").exists());
+    let plain = Connection::open(dir.path().join("gale.db")).unwrap();
+    let n: i64 = plain
+        .query_row("SELECT COUNT(*) FROM packs", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+}

@@ -116,7 +116,19 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
             }
             continue;
         }
+        // A batch of one needs no savepoint: if its job fails, the whole transaction rolls back.
+        let single = batch.len() == 1;
+        // Set when a failed job's changes could not be undone: then nothing may be committed.
+        let mut abort: Option<Error> = None;
         for job in batch.drain(..) {
+            if single {
+                let d = job(Ok(&conn));
+                if !d.ok {
+                    abort = Some(Error::Backend("write failed".into()));
+                }
+                done.push(d);
+                continue;
+            }
             if let Err(e) = exec(&conn, "SAVEPOINT job") {
                 let err = Error::Backend(format!("cannot open a savepoint: {e}"));
                 done.push(job(Err(&err)));
@@ -129,19 +141,26 @@ fn run(conn: Connection, rx: mpsc::Receiver<Job>) {
                 exec(&conn, "ROLLBACK TO job").and_then(|_| exec(&conn, "RELEASE job"))
             };
             if let Err(e) = closed {
-                tracing::error!(error = %e, "SQLite savepoint release failed");
+                tracing::error!(error = %e, "SQLite savepoint release failed; abandoning the batch");
+                abort.get_or_insert(Error::Backend(format!("savepoint release failed: {e}")));
             }
             done.push(d);
         }
-        let commit_err = exec(&conn, "COMMIT").err().map(|e| {
-            let _ = exec(&conn, "ROLLBACK");
-            Error::Backend(e.to_string())
-        });
-        if let Some(e) = &commit_err {
-            tracing::error!(error = %e, jobs = done.len(), "SQLite group commit failed");
-        }
+        let outcome = match abort {
+            None => exec(&conn, "COMMIT").err().map(|e| {
+                let _ = exec(&conn, "ROLLBACK");
+                tracing::error!(error = %e, jobs = done.len(), "SQLite group commit failed");
+                Error::Backend(e.to_string())
+            }),
+            Some(err) => {
+                if let Err(e) = exec(&conn, "ROLLBACK") {
+                    tracing::error!(error = %e, "SQLite rollback failed");
+                }
+                Some(err)
+            }
+        };
         for d in done.drain(..) {
-            (d.finish)(commit_err.as_ref());
+            (d.finish)(outcome.as_ref());
         }
     }
 }
