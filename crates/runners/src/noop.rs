@@ -58,5 +58,6 @@ mod tests {
         assert!(rt.runner_parameters.is_empty());
         assert!(rt.enabled);
         assert_eq!(rt.output_key, None);
+        assert_eq!(rt.output_schema, json!({}));
     }
 }

@@ -16,6 +16,9 @@ pub fn runner_type_from_json(mut def: Value) -> RunnerType {
         let module = obj.get("runner_module").cloned().unwrap_or(Value::Null);
         let package_missing =
             !matches!(obj.get("runner_package"), Some(Value::String(s)) if !s.is_empty());
+        // StackStorm's RunnerTypeDB defaults output_schema to an empty dict.
+        obj.entry("output_schema")
+            .or_insert_with(|| Value::Object(Default::default()));
         if package_missing {
             obj.insert("runner_package".into(), module);
         }
