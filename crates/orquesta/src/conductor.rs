@@ -712,9 +712,12 @@ impl Conductor {
                 event.push_str("_completed");
             }
         }
-        if let Some(next) = machines::workflow_transition(self.state.status, &event) {
-            self.state.status = next;
-        }
+        // An event the machine does not know in this status changes nothing (and, as in
+        // Orquesta, skips the unreachable-join check).
+        let Some(next) = machines::workflow_transition(self.state.status, &event) else {
+            return;
+        };
+        self.state.status = next;
         if self.state.status.is_completed() {
             let unreachable = self.unreachable_barriers();
             if !unreachable.is_empty() {

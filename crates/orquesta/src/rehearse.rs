@@ -167,11 +167,12 @@ impl Driver {
                 // A new execution of the task (first run, loop, retry) starts a fresh
                 // per-item record; later waves of the same execution extend it.
                 let key = format!("{tid}__r{route}");
-                let fresh = self
-                    .conductor
-                    .get_task_state_entry(&tid, route)
-                    .and_then(|e| e.status)
-                    .is_none_or(|s| s.is_completed() || s == Status::Retrying);
+                let fresh = match self.conductor.get_task_state_entry(&tid, route) {
+                    None => true,
+                    Some(e) => e
+                        .status
+                        .is_some_and(|s| s.is_completed() || s == Status::Retrying),
+                };
                 if fresh {
                     self.stub
                         .items
