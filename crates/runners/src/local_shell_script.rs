@@ -114,9 +114,11 @@ impl Runner for LocalShellScriptRunner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testutil::{action, ctx, request};
+    use crate::testutil::{action, ctx, ctx_with, request, Collect};
+    use crate::OutputStream;
     use gale_model::ExecStatus;
     use serde_json::Value;
+    use std::sync::Arc;
 
     const ECHO_ARGS: &str = "#!/bin/sh\nfor a in \"$@\"; do echo \"[$a]\"; done\n";
 
@@ -194,6 +196,66 @@ mod tests {
             out.result["stdout"],
             json!("[--named=$HOME; rm -rf /]\n[--verbose]\n[it's a test]\n[]\n[0]\n[x,2]\n[{\"k\":\"v\"}]")
         );
+    }
+
+    #[tokio::test]
+    async fn parameter_serialization_with_position_gaps_and_streaming() {
+        // Mirrors StackStorm's test_script_with_parameters_parameter_serialization: positions
+        // 0,1,3,4,5,6 (a gap), legacy type names `float` and `list`.
+        let dir = tempfile::tempdir().unwrap();
+        let body = "#!/usr/bin/env bash\necho \"S=$1\"\necho \"I=$2\"\necho \"F=$3\"\necho \"B=$4\"\necho \"L=$5\"\necho \"O=$6\"\n";
+        let path = script(dir.path(), "p.sh", body, 0o755);
+        let schema = json!({
+            "param_string": {"type": "string", "position": 0},
+            "param_integer": {"type": "integer", "position": 1},
+            "param_float": {"type": "float", "position": 3},
+            "param_boolean": {"type": "boolean", "position": 4},
+            "param_list": {"type": "list", "position": 5},
+            "param_object": {"type": "object", "position": 6}
+        });
+        let full = json!({"param_string": "test string", "param_integer": 1, "param_float": 2.55,
+                          "param_boolean": true, "param_list": ["a", "b", "c"], "param_object": {"foo": "bar"}});
+        let sink = Arc::new(Collect::default());
+        let req = request(
+            action(NAME, &path.to_string_lossy(), schema.clone()),
+            json!({}),
+            full,
+        );
+        let out = LocalShellScriptRunner
+            .run(req, ctx_with(sink.clone()))
+            .await;
+        assert_eq!(out.status, ExecStatus::Succeeded);
+        assert_eq!(
+            out.result["stdout"],
+            json!("S=test string\nI=1\nF=2.55\nB=1\nL=a,b,c\nO={\"foo\":\"bar\"}")
+        );
+        let lines = sink.0.lock().unwrap();
+        assert_eq!(lines.len(), 6);
+        assert_eq!(
+            lines[0],
+            (OutputStream::Stdout, "S=test string\n".to_string())
+        );
+        assert_eq!(
+            lines[5],
+            (OutputStream::Stdout, "O={\"foo\":\"bar\"}\n".to_string())
+        );
+
+        let out = run_script(
+            &path,
+            schema.clone(),
+            json!({}),
+            json!({"param_boolean": false}),
+        )
+        .await;
+        assert!(out.result["stdout"].as_str().unwrap().contains("B=0\n"));
+        let out = run_script(
+            &path,
+            schema,
+            json!({}),
+            json!({"param_string": "", "param_integer": null, "param_float": null}),
+        )
+        .await;
+        assert_eq!(out.result["stdout"], json!("S=\nI=\nF=\nB=\nL=\nO="));
     }
 
     #[tokio::test]
