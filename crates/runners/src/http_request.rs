@@ -724,6 +724,41 @@ mod tests {
         assert_eq!(host_from_url("https://[::1]/a"), "::1");
         assert_eq!(host_from_url("http://user:pw@h.com:81/?q"), "user:pw@h.com");
         assert_eq!(host_from_url("http://h.com?x=1"), "h.com");
+        // StackStorm's own blacklist cases all reduce to a listed host.
+        let listed = [
+            "example.com",
+            "127.0.0.1",
+            "::1",
+            "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+        ];
+        for url in [
+            "https://example.com",
+            "http://example.com",
+            "http://example.com:81",
+            "http://example.com:80",
+            "http://example.com:9000",
+            "http://[::1]:80/",
+            "http://[::1]",
+            "http://[::1]:9000",
+            "http://[2001:0db8:85a3:0000:0000:8a2e:0370:7334]",
+            "https://[2001:0db8:85a3:0000:0000:8a2e:0370:7334]:8000",
+        ] {
+            assert!(
+                listed.contains(&host_from_url(url).as_str()),
+                "{url} -> {}",
+                host_from_url(url)
+            );
+        }
+        for url in [
+            "https://example2.com",
+            "http://example3.com",
+            "http://example4.com:81",
+            "http://127.0.0.2",
+        ] {
+            assert!(!listed.contains(&host_from_url(url).as_str()), "{url}");
+        }
+        // Python's str.replace removes every ":<port>", even inside an IPv6 address.
+        assert_eq!(host_from_url("http://[2001:80::1]:80/"), "2001::1");
     }
 
     #[test]
@@ -1009,6 +1044,26 @@ mod server_tests {
         assert_eq!(out.result["body"]["method"], json!("POST"));
         assert_eq!(out.result["body"]["body"], json!("raw {text}"));
         assert_eq!(out.result["body"]["content_length"], json!("10"));
+        let out = run(
+            json!({"url": format!("{base}/echo")}),
+            json!({"body": "žžžžž"}),
+        )
+        .await;
+        assert_eq!(out.result["body"]["body"], json!("žžžžž"));
+        assert_eq!(out.result["body"]["content_length"], json!("10"));
+        // A dict body with a content type that is not exactly application/json is form-encoded
+        // (requests' data=dict), keeping the caller's content type.
+        let headers = json!({"Content-Type": "application/json; charset=utf-8"});
+        let out = run(
+            json!({"url": format!("{base}/echo"), "headers": headers}),
+            json!({"body": {"foo": "ažž"}}),
+        )
+        .await;
+        assert_eq!(out.result["body"]["body"], json!("foo=a%C5%BE%C5%BE"));
+        assert_eq!(
+            out.result["body"]["content_type"],
+            json!("application/json; charset=utf-8")
+        );
         let out = run(
             json!({"url": format!("{base}/echo")}),
             json!({"body": "x", "method": "put"}),
