@@ -1496,3 +1496,326 @@ impl Conductor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn conductor(yaml: &str, input: Value) -> Conductor {
+        let spec = WorkflowSpec::from_yaml(yaml).unwrap();
+        assert!(crate::inspect::inspect(&spec, None).is_empty());
+        let mut c = Conductor::new(
+            spec,
+            input.as_object().cloned().unwrap_or_default(),
+            Map::new(),
+            &NoRuntime,
+        );
+        c.request_workflow_status(Status::Running).unwrap();
+        c
+    }
+
+    /// Round-trip through JSON, as the engine does between events.
+    fn reload(c: Conductor) -> Conductor {
+        Conductor::deserialize(c.serialize().unwrap()).unwrap()
+    }
+
+    fn run(c: &mut Conductor, id: &str, route: usize, status: Status, result: Value) {
+        c.update_task_state(
+            id,
+            route,
+            TaskEvent::action(Status::Running, Value::Null),
+            &NoRuntime,
+        )
+        .unwrap();
+        c.update_task_state(id, route, TaskEvent::action(status, result), &NoRuntime)
+            .unwrap();
+    }
+
+    fn ids(tasks: &[NextTask]) -> Vec<(String, usize)> {
+        tasks.iter().map(|t| (t.id.clone(), t.route)).collect()
+    }
+
+    #[test]
+    fn sequence_publish_and_output() {
+        let mut c = conductor(
+            "version: 1.0\ninput:\n  - n: 1\ntasks:\n  a:\n    action: core.echo message=<% ctx(n) %>\n    next:\n      - when: <% succeeded() %>\n        publish:\n          - x: <% result().v %>\n          - y: <% ctx(x) + 1 %>\n        do: b\n  b:\n    action: core.noop\noutput:\n  - y: <% ctx(y) %>\n",
+            json!({}),
+        );
+        let next = c.get_next_tasks(&NoRuntime);
+        assert_eq!(ids(&next), vec![("a".to_string(), 0)]);
+        assert_eq!(next[0].actions[0].input, json!({"message": 1}));
+        run(&mut c, "a", 0, Status::Succeeded, json!({"v": 41}));
+        let mut c = reload(c);
+        assert_eq!(
+            ids(&c.get_next_tasks(&NoRuntime)),
+            vec![("b".to_string(), 0)]
+        );
+        run(&mut c, "b", 0, Status::Succeeded, Value::Null);
+        assert_eq!(c.get_workflow_status(), Status::Succeeded);
+        assert!(c.get_next_tasks(&NoRuntime).is_empty());
+        c.render_workflow_output(&NoRuntime);
+        assert_eq!(
+            c.get_workflow_output(),
+            Some(json!({"y": 42}).as_object().unwrap())
+        );
+        assert!(c.get_task_state_entry("b", 0).unwrap().term);
+    }
+
+    #[test]
+    fn join_waits_for_all_branches() {
+        let wf = "version: 1.0\ntasks:\n  s:\n    next:\n      - do: l, r\n  l:\n    action: x\n    next:\n      - when: <% succeeded() %>\n        do: j\n  r:\n    action: x\n    next:\n      - when: <% succeeded() %>\n        do: j\n  j:\n    join: all\n    action: x\n";
+        let mut c = conductor(wf, json!({}));
+        run(&mut c, "s", 0, Status::Succeeded, Value::Null);
+        assert_eq!(
+            ids(&c.get_next_tasks(&NoRuntime)),
+            vec![("l".into(), 0), ("r".into(), 0)]
+        );
+        run(&mut c, "l", 0, Status::Succeeded, Value::Null);
+        // The join is staged but not ready until the other branch arrives.
+        assert!(c.get_next_tasks(&NoRuntime).iter().all(|t| t.id != "j"));
+        run(&mut c, "r", 0, Status::Succeeded, Value::Null);
+        assert_eq!(ids(&c.get_next_tasks(&NoRuntime)), vec![("j".into(), 0)]);
+
+        // A branch failing after the join was staged leaves it unreachable.
+        let mut c = conductor(wf, json!({}));
+        run(&mut c, "s", 0, Status::Succeeded, Value::Null);
+        c.update_task_state(
+            "l",
+            0,
+            TaskEvent::action(Status::Running, Value::Null),
+            &NoRuntime,
+        )
+        .unwrap();
+        c.update_task_state(
+            "r",
+            0,
+            TaskEvent::action(Status::Running, Value::Null),
+            &NoRuntime,
+        )
+        .unwrap();
+        c.update_task_state(
+            "l",
+            0,
+            TaskEvent::action(Status::Succeeded, Value::Null),
+            &NoRuntime,
+        )
+        .unwrap();
+        c.update_task_state(
+            "r",
+            0,
+            TaskEvent::action(Status::Failed, json!("boom")),
+            &NoRuntime,
+        )
+        .unwrap();
+        assert_eq!(c.get_workflow_status(), Status::Failed);
+        let messages: Vec<&str> = c
+            .errors()
+            .iter()
+            .filter_map(|e| e["message"].as_str())
+            .collect();
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.starts_with("UnreachableJoinError")),
+            "{messages:?}"
+        );
+    }
+
+    #[test]
+    fn join_count() {
+        let wf = "version: 1.0\ntasks:\n  s:\n    next:\n      - do: a, b, c\n  a:\n    next:\n      - do: j\n  b:\n    next:\n      - do: j\n  c:\n    next:\n      - do: j\n  j:\n    join: 2\n";
+        let mut c = conductor(wf, json!({}));
+        run(&mut c, "s", 0, Status::Succeeded, Value::Null);
+        run(&mut c, "a", 0, Status::Succeeded, Value::Null);
+        assert!(c.get_next_tasks(&NoRuntime).iter().all(|t| t.id != "j"));
+        run(&mut c, "b", 0, Status::Succeeded, Value::Null);
+        assert!(c.get_next_tasks(&NoRuntime).iter().any(|t| t.id == "j"));
+    }
+
+    #[test]
+    fn with_items_concurrency_and_failure() {
+        let wf = "version: 1.0\ntasks:\n  t:\n    with:\n      items: i in <% [1, 2, 3] %>\n      concurrency: 2\n    action: x n=<% item(i) %>\n";
+        let mut c = conductor(wf, json!({}));
+        let next = c.get_next_tasks(&NoRuntime);
+        assert_eq!(next[0].items_count, Some(3));
+        let items: Vec<Option<usize>> = next[0].actions.iter().map(|a| a.item_id).collect();
+        assert_eq!(items, vec![Some(0), Some(1)]);
+        assert_eq!(next[0].actions[1].input, json!({"n": 2}));
+        for i in 0..2 {
+            let ev = TaskEvent::Item {
+                item_id: i,
+                status: Status::Running,
+                result: Value::Null,
+                accumulated: None,
+            };
+            c.update_task_state("t", 0, ev, &NoRuntime).unwrap();
+        }
+        // Both slots busy: nothing more to dispatch.
+        assert!(c.get_next_tasks(&NoRuntime).is_empty());
+        let ev = TaskEvent::Item {
+            item_id: 0,
+            status: Status::Succeeded,
+            result: json!(1),
+            accumulated: Some(json!([1, null, null])),
+        };
+        c.update_task_state("t", 0, ev, &NoRuntime).unwrap();
+        let next = c.get_next_tasks(&NoRuntime);
+        assert_eq!(
+            next[0]
+                .actions
+                .iter()
+                .map(|a| a.item_id)
+                .collect::<Vec<_>>(),
+            vec![Some(2)]
+        );
+        // Item 1 fails while item 2 was never dispatched: the task fails once 1 completes.
+        let ev = TaskEvent::Item {
+            item_id: 1,
+            status: Status::Failed,
+            result: json!("e"),
+            accumulated: Some(json!([1, "e", null])),
+        };
+        c.update_task_state("t", 0, ev, &NoRuntime).unwrap();
+        assert_eq!(
+            c.get_task_state_entry("t", 0).unwrap().status,
+            Some(Status::Failed)
+        );
+        assert_eq!(c.get_workflow_status(), Status::Failed);
+        assert!(c.get_next_tasks(&NoRuntime).is_empty());
+    }
+
+    #[test]
+    fn empty_items_succeed_without_actions() {
+        let mut c = conductor(
+            "version: 1.0\ntasks:\n  t:\n    with: i in <% [] %>\n    action: x\n",
+            json!({}),
+        );
+        let next = c.get_next_tasks(&NoRuntime);
+        assert_eq!(next[0].items_count, Some(0));
+        assert!(next[0].actions.is_empty());
+        run(&mut c, "t", 0, Status::Succeeded, Value::Null);
+        assert_eq!(c.get_workflow_status(), Status::Succeeded);
+    }
+
+    #[test]
+    fn retry_until_count_then_fail() {
+        let wf = "version: 1.0\ntasks:\n  t:\n    action: x\n    retry:\n      count: 2\n      delay: 5\n";
+        let mut c = conductor(wf, json!({}));
+        for attempt in 0..3 {
+            let next = c.get_next_tasks(&NoRuntime);
+            assert_eq!(ids(&next), vec![("t".into(), 0)], "attempt {attempt}");
+            let expected_delay = if attempt == 0 { None } else { Some(json!(5)) };
+            assert_eq!(next[0].delay, expected_delay);
+            run(&mut c, "t", 0, Status::Failed, json!({"attempt": attempt}));
+            c = reload(c);
+        }
+        let entry = c.get_task_state_entry("t", 0).unwrap();
+        assert_eq!(entry.retry.as_ref().unwrap().tally, 2);
+        assert_eq!(c.state.sequence.len(), 1);
+        assert_eq!(c.get_workflow_status(), Status::Failed);
+    }
+
+    #[test]
+    fn retry_when_condition() {
+        let wf = "version: 1.0\ntasks:\n  t:\n    action: x\n    retry:\n      when: <% result().again %>\n      count: 5\n";
+        let mut c = conductor(wf, json!({}));
+        run(&mut c, "t", 0, Status::Succeeded, json!({"again": true}));
+        assert_eq!(
+            c.get_task_state_entry("t", 0).unwrap().status,
+            Some(Status::Retrying)
+        );
+        assert_eq!(ids(&c.get_next_tasks(&NoRuntime)), vec![("t".into(), 0)]);
+        run(&mut c, "t", 0, Status::Succeeded, json!({"again": false}));
+        assert_eq!(c.get_workflow_status(), Status::Succeeded);
+    }
+
+    #[test]
+    fn engine_commands() {
+        let wf = "version: 1.0\ntasks:\n  a:\n    action: x\n    next:\n      - when: <% failed() %>\n        do: noop\n";
+        let mut c = conductor(wf, json!({}));
+        run(&mut c, "a", 0, Status::Failed, Value::Null);
+        assert_eq!(c.get_workflow_status(), Status::Succeeded);
+        let wf = "version: 1.0\ntasks:\n  a:\n    action: x\n    next:\n      - when: <% succeeded() %>\n        do: fail\n";
+        let mut c = conductor(wf, json!({}));
+        run(&mut c, "a", 0, Status::Succeeded, Value::Null);
+        assert_eq!(c.get_workflow_status(), Status::Failed);
+        let seq: Vec<&str> = c.state.sequence.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(seq, vec!["a", "fail"]);
+    }
+
+    #[test]
+    fn pause_resume_cancel() {
+        let wf = "version: 1.0\ntasks:\n  a:\n    action: x\n    next:\n      - do: b\n  b:\n    action: x\n";
+        let mut c = conductor(wf, json!({}));
+        c.get_next_tasks(&NoRuntime);
+        c.update_task_state(
+            "a",
+            0,
+            TaskEvent::action(Status::Running, Value::Null),
+            &NoRuntime,
+        )
+        .unwrap();
+        c.request_workflow_status(Status::Pausing).unwrap();
+        assert_eq!(c.get_workflow_status(), Status::Pausing);
+        c.update_task_state(
+            "a",
+            0,
+            TaskEvent::action(Status::Succeeded, Value::Null),
+            &NoRuntime,
+        )
+        .unwrap();
+        assert_eq!(c.get_workflow_status(), Status::Paused);
+        assert!(c.get_next_tasks(&NoRuntime).is_empty());
+        c.request_workflow_status(Status::Resuming).unwrap();
+        assert_eq!(ids(&c.get_next_tasks(&NoRuntime)), vec![("b".into(), 0)]);
+        c.update_task_state(
+            "b",
+            0,
+            TaskEvent::action(Status::Running, Value::Null),
+            &NoRuntime,
+        )
+        .unwrap();
+        assert_eq!(c.get_workflow_status(), Status::Running);
+        c.request_workflow_status(Status::Canceling).unwrap();
+        assert_eq!(c.get_workflow_status(), Status::Canceling);
+        c.update_task_state(
+            "b",
+            0,
+            TaskEvent::action(Status::Succeeded, Value::Null),
+            &NoRuntime,
+        )
+        .unwrap();
+        assert_eq!(c.get_workflow_status(), Status::Canceled);
+        assert!(c.request_workflow_status(Status::Running).is_err());
+    }
+
+    #[test]
+    fn input_errors_fail_at_creation() {
+        let spec = WorkflowSpec::from_yaml(
+            "version: 1.0\nvars:\n  - v: <% ctx(missing).x %>\ntasks:\n  a:\n    action: x\n",
+        )
+        .unwrap();
+        let c = Conductor::new(spec, Map::new(), Map::new(), &NoRuntime);
+        assert_eq!(c.get_workflow_status(), Status::Failed);
+        assert_eq!(c.errors().len(), 1);
+        assert!(c.state.routes.is_empty());
+    }
+
+    #[test]
+    fn split_routes() {
+        let wf = "version: 1.0\ntasks:\n  a:\n    next:\n      - do: b, c\n  b:\n    next:\n      - do: d\n  c:\n    next:\n      - do: d\n  d:\n    action: x\n";
+        let mut c = conductor(wf, json!({}));
+        run(&mut c, "a", 0, Status::Succeeded, Value::Null);
+        run(&mut c, "b", 0, Status::Succeeded, Value::Null);
+        run(&mut c, "c", 0, Status::Succeeded, Value::Null);
+        assert_eq!(
+            ids(&c.get_next_tasks(&NoRuntime)),
+            vec![("d".into(), 1), ("d".into(), 2)]
+        );
+        assert_eq!(
+            c.state.routes,
+            vec![vec![], vec!["b__t0".to_string()], vec!["c__t0".to_string()]]
+        );
+    }
+}

@@ -15,7 +15,7 @@ pub const ENGINE_COMMANDS: [&str; 4] = ["continue", "fail", "noop", "retry"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
-    #[error("The workflow definition is not valid YAML: {0}")]
+    #[error("Failed to load workflow definition because {0}.")]
     Yaml(String),
     #[error("The spec is not type of json or yaml.")]
     NotAMapping,
@@ -216,8 +216,8 @@ pub struct WorkflowSpec {
 impl WorkflowSpec {
     /// Load a workflow from YAML (or JSON) text.
     pub fn from_yaml(text: &str) -> Result<WorkflowSpec, SpecError> {
-        let value: Value =
-            serde_yaml::from_str(text).map_err(|e| SpecError::Yaml(e.to_string()))?;
+        // PyYAML semantics (YAML 1.1: `yes`/`on` are booleans), as Orquesta loads specs.
+        let value = gale_expr::functions::yaml::load(text).map_err(SpecError::Yaml)?;
         WorkflowSpec::from_value(value)
     }
 
@@ -481,6 +481,22 @@ output:
         assert!(s.in_cycle("b"));
         assert!(!s.in_cycle("a"));
         assert_eq!(s.start_tasks(), vec!["a"]);
+    }
+
+    #[test]
+    fn yaml_1_1_booleans() {
+        let s = WorkflowSpec::from_yaml(
+            "vars:\n  - flag: yes\n  - off_: off\n  - quoted: 'yes'\ntasks:\n  a:\n    action: x\n",
+        )
+        .unwrap();
+        assert_eq!(
+            s.vars_entries(),
+            vec![
+                ("flag".into(), json!(true)),
+                ("off_".into(), json!(false)),
+                ("quoted".into(), json!("yes"))
+            ]
+        );
     }
 
     #[test]
