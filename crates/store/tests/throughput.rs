@@ -107,7 +107,7 @@ fn sqlite_write_throughput() {
         .enable_all()
         .build()
         .unwrap();
-    for (executions, concurrency) in [(2_000u64, 1u64), (20_000, 64)] {
+    for (executions, concurrency) in [(2_000u64, 1u64), (10_000, 16), (20_000, 64)] {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(dir.path().join("bench.db")).unwrap();
         let (writes, execs) = rt.block_on(measure(store, executions, concurrency));

@@ -131,9 +131,13 @@ fn configure(conn: &Connection, writer: bool) -> Result<()> {
     if writer {
         // journal_mode answers with a row, so it is read rather than executed. In-memory
         // databases answer "memory" and keep it.
-        let _mode: String = conn
+        let mode: String = conn
             .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
             .map_err(db)?;
+        if mode != "wal" && mode != "memory" {
+            // E.g. a file system without shared memory: correct, but reads wait for writes.
+            tracing::warn!(journal_mode = %mode, "SQLite could not switch to WAL mode");
+        }
         // NORMAL in WAL mode: a commit survives a process crash; a power cut may lose the last
         // commits but never corrupts the database.
         conn.execute_batch(

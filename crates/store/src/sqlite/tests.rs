@@ -246,3 +246,18 @@ async fn closing_the_store_checkpoints_the_wal() {
         .unwrap();
     assert_eq!(n, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn more_concurrent_reads_than_reader_connections() {
+    let (_dir, s) = file_store();
+    s.upsert_pack(suite::pack("core")).await.unwrap();
+    let reads: Vec<_> = (0..READERS * 10)
+        .map(|_| {
+            let s = s.clone();
+            tokio::spawn(async move { s.get_pack("core").await })
+        })
+        .collect();
+    for r in reads {
+        assert_eq!(r.await.unwrap().unwrap().unwrap().pack_ref, "core");
+    }
+}
