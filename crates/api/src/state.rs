@@ -1,0 +1,78 @@
+//! Shared state of the API: the engine facade (which carries the store), the API options and the
+//! readiness flag that `/healthz` reports.
+
+use gale_engine::Engine;
+use gale_store::DynStore;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Options of the API service, filled once by `gale server`.
+#[derive(Clone, Debug)]
+pub struct ApiConfig {
+    /// Holds `htpasswd` (users) and `st2admin.password` (first-start admin password).
+    pub data_dir: PathBuf,
+    /// Base directories that pack names given to `POST /packs/register` are resolved against.
+    pub packs_dirs: Vec<PathBuf>,
+    /// Default and maximum token TTL in seconds (StackStorm's `auth.token_ttl`).
+    pub token_ttl: u64,
+    /// StackStorm's `api.max_page_size`.
+    pub max_page_size: i64,
+    /// bcrypt cost for passwords written by Gale (tests use the minimum).
+    pub bcrypt_cost: u32,
+}
+
+impl ApiConfig {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        ApiConfig {
+            data_dir: data_dir.into(),
+            packs_dirs: Vec::new(),
+            token_ttl: 86_400,
+            max_page_size: 100,
+            bcrypt_cost: 10,
+        }
+    }
+
+    pub fn htpasswd_path(&self) -> PathBuf {
+        self.data_dir.join("htpasswd")
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    engine: Engine,
+    config: ApiConfig,
+    ready: AtomicBool,
+}
+
+impl AppState {
+    /// A new state; not ready until [`AppState::set_ready`] is called.
+    pub fn new(engine: Engine, config: ApiConfig) -> Self {
+        AppState {
+            inner: Arc::new(Inner {
+                engine,
+                config,
+                ready: AtomicBool::new(false),
+            }),
+        }
+    }
+    pub fn engine(&self) -> &Engine {
+        &self.inner.engine
+    }
+    pub fn store(&self) -> &DynStore {
+        self.inner.engine.store()
+    }
+    pub fn config(&self) -> &ApiConfig {
+        &self.inner.config
+    }
+    pub fn is_ready(&self) -> bool {
+        self.inner.ready.load(Ordering::Acquire)
+    }
+    pub fn set_ready(&self, ready: bool) {
+        self.inner.ready.store(ready, Ordering::Release)
+    }
+}

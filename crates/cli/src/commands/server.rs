@@ -1,0 +1,205 @@
+//! `gale server`: every service in one process — the SQLite store, the engine (worker pool),
+//! the built-in runners and core pack, and the HTTP API.
+//!
+//! Start-up order matters for the "fast to /healthz" goal: the listener is bound and serving
+//! first (healthz answers 503 while starting); the slower work (password hashing on first
+//! start, pack registration, engine recovery) runs afterwards, then healthz turns 200.
+
+use anyhow::Context;
+use clap::Args;
+use gale_api::auth::htpasswd::{self, Bootstrap};
+use gale_api::{ApiConfig, AppState};
+use gale_engine::{Engine, EngineOptions};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Options of `gale server`, resolved once: flags, then environment, then defaults.
+#[derive(Args, Debug, Clone)]
+pub struct ServerArgs {
+    /// Directory for the database, users (htpasswd) and extracted packs.
+    #[arg(long, env = "GALE_DATA_DIR", default_value = "./gale-data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on (all of /api/v1, /auth/v1 and the direct-port forms).
+    #[arg(long, env = "GALE_BIND", default_value = "127.0.0.1:9101")]
+    pub bind: SocketAddr,
+    /// Worker pool size (default: 4 x cores, at least 8).
+    #[arg(long, env = "GALE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Extra pack base directories (`st2 pack register NAME` looks there); repeatable,
+    /// or `:`-separated in the environment.
+    #[arg(long = "packs-dir", env = "GALE_PACKS_DIRS", value_delimiter = ':')]
+    pub packs_dirs: Vec<PathBuf>,
+    /// Public API URL handed to actions (`ST2_ACTION_API_URL`); default from --bind.
+    #[arg(long, env = "GALE_API_URL")]
+    pub api_url: Option<String>,
+    /// Password of `st2admin` when the data dir has no users yet (otherwise a random one is
+    /// written to `<data-dir>/st2admin.password`).
+    #[arg(long, env = "GALE_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// Token TTL in seconds (default and maximum), StackStorm's `auth.token_ttl`.
+    #[arg(long, env = "GALE_TOKEN_TTL", default_value_t = 86_400)]
+    pub token_ttl: u64,
+}
+
+pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
+    init_logging();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    rt.block_on(serve(args))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // A second init (tests) is harmless; ignore the error.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn serve(args: ServerArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
+    let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+    let listener = tokio::net::TcpListener::bind(args.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    tracing::info!(bind = %args.bind, data_dir = %data_dir.display(), "gale server listening");
+
+    let store = gale_store::sqlite::SqliteStore::open(data_dir.join("gale.db"))
+        .context("cannot open the database")?;
+    let mut opts = EngineOptions::default();
+    if let Some(w) = args.workers {
+        opts.workers = w.max(1);
+    }
+    opts.data_dir = data_dir.clone();
+    opts.api_url = args
+        .api_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{}/api/v1", args.bind));
+    let engine = Engine::new(
+        Arc::new(store),
+        gale_runners::Registry::with_builtin(),
+        opts,
+    );
+
+    let mut config = ApiConfig::new(&data_dir);
+    config.token_ttl = args.token_ttl;
+    config.packs_dirs = std::iter::once(data_dir.join("packs"))
+        .chain(args.packs_dirs.iter().cloned())
+        .collect();
+    let state = AppState::new(engine.clone(), config);
+
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let server = {
+        let state = state.clone();
+        let stop = shutdown.clone();
+        tokio::spawn(async move {
+            gale_api::serve(listener, state, async move { stop.cancelled().await }).await
+        })
+    };
+
+    let startup = start_services(&state, &args, &data_dir).await;
+    match startup {
+        Ok(()) => {
+            state.set_ready(true);
+            tracing::info!("gale server ready");
+            wait_for_signal(&shutdown).await;
+        }
+        Err(ref e) => tracing::error!(error = %format!("{e:#}"), "start-up failed"),
+    }
+    tracing::info!("shutting down");
+    state.set_ready(false);
+    shutdown.cancel();
+    match tokio::time::timeout(Duration::from_secs(10), server).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(e))) => tracing::error!(error = %e, "HTTP server failed"),
+        Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
+        Err(_) => tracing::warn!("HTTP server did not stop within 10 s"),
+    }
+    engine.shutdown().await;
+    startup
+}
+
+/// Users, runner types, built-in packs, then the engine's recovery and workers.
+async fn start_services(
+    state: &AppState,
+    args: &ServerArgs,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let engine = state.engine();
+    let (dir, pw, cost) = (
+        data_dir.to_path_buf(),
+        args.admin_password.clone(),
+        state.config().bcrypt_cost,
+    );
+    let boot = tokio::task::spawn_blocking(move || htpasswd::bootstrap(&dir, pw.as_deref(), cost))
+        .await??;
+    match boot {
+        Bootstrap::Existing => {}
+        Bootstrap::CreatedWithGivenPassword => {
+            tracing::info!(
+                user = htpasswd::ADMIN_USER,
+                "created user with the password from GALE_ADMIN_PASSWORD"
+            )
+        }
+        Bootstrap::CreatedWithRandomPassword(path) => tracing::warn!(
+            user = htpasswd::ADMIN_USER,
+            password_file = %path.display(),
+            "created user with a random password; read it from the password file"
+        ),
+    }
+    engine
+        .register_runner_types()
+        .await
+        .context("cannot register runner types")?;
+    let dir = data_dir.to_path_buf();
+    let packs =
+        tokio::task::spawn_blocking(move || gale_packs::builtin::install_all(&dir)).await??;
+    for pack in packs {
+        let report = engine
+            .register_pack_dir(&pack, false)
+            .await
+            .with_context(|| format!("cannot register {}", pack.display()))?;
+        for err in &report.errors {
+            tracing::warn!(pack = %pack.display(), error = %err, "built-in pack problem");
+        }
+        tracing::info!(pack = %pack.display(), actions = report.actions, "registered built-in pack");
+    }
+    engine.start().await.context("cannot start the engine")?;
+    Ok(())
+}
+
+async fn wait_for_signal(stop: &tokio_util::sync::CancellationToken) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = match signal(SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch SIGTERM; only Ctrl-C stops the server");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+            _ = stop.cancelled() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = stop.cancelled() => {}
+        }
+    }
+}
