@@ -1,0 +1,234 @@
+//! The request pipeline (actions.md §2.1): resolve the action, build the context, render and
+//! validate live parameters, persist the execution with its queue item in one store call, publish.
+
+use crate::cache::Resolved;
+use crate::{stage, EngineEvent, Error, ExecutionRequest, Inner};
+use gale_model::{ExecStatus, Execution, LiveAction, LogEntry, RunnerType};
+use gale_store::QueueItem;
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use std::sync::Arc;
+use tracing::Instrument;
+
+/// Runner types whose actions are workflows (`liveaction.action_is_workflow`).
+const WORKFLOW_RUNNERS: [&str; 2] = ["orquesta", "action-chain"];
+
+/// The action, its runner type and its pack directory, from the cache or the store.
+pub(crate) async fn resolve(inner: &Inner, action_ref: &str) -> Result<Arc<Resolved>, Error> {
+    if let Some(r) = inner.cache.get(action_ref) {
+        return Ok(r);
+    }
+    let action = inner
+        .store
+        .get_action(action_ref)
+        .await?
+        .ok_or_else(|| Error::ActionNotFound(action_ref.to_string()))?;
+    let runner = match inner.store.get_runner_type(&action.runner_type).await? {
+        Some(r) => r,
+        // Not registered in the store: use the registry's definition, or a bare record so the
+        // execution is created and then fails in the worker with the unknown-runner message.
+        None => match inner.runners.get(&action.runner_type) {
+            Some(r) => r.runner_type(),
+            None => RunnerType {
+                id: String::new(),
+                name: action.runner_type.clone(),
+                description: String::new(),
+                enabled: true,
+                runner_package: String::new(),
+                runner_module: String::new(),
+                runner_parameters: Default::default(),
+                output_key: None,
+                output_schema: Value::Null,
+                uid: RunnerType::uid_for(&action.runner_type),
+            },
+        },
+    };
+    let pack_path = inner
+        .store
+        .get_pack(&action.pack)
+        .await?
+        .map(|p| p.path)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from);
+    let resolved = Arc::new(Resolved {
+        action,
+        runner,
+        pack_path,
+    });
+    inner.cache.put(action_ref, resolved.clone());
+    Ok(resolved)
+}
+
+pub(crate) async fn request_execution(
+    inner: &Inner,
+    req: ExecutionRequest,
+) -> Result<Execution, Error> {
+    let span = tracing::info_span!("request", action = %req.action_ref, execution_id = tracing::field::Empty);
+    request_inner(inner, req).instrument(span).await
+}
+
+async fn request_inner(inner: &Inner, req: ExecutionRequest) -> Result<Execution, Error> {
+    // 1. Resolve.
+    let resolved = resolve(inner, &req.action_ref).await?;
+    let action = &resolved.action;
+    if !action.enabled {
+        return Err(Error::ActionDisabled(action.action_ref.clone()));
+    }
+
+    // 2. Context: user, then the caller's context, the parent's user, then pack if absent.
+    let mut context = Map::new();
+    context.insert("user".into(), json!(req.user));
+    for (k, v) in &req.context {
+        context.insert(k.clone(), v.clone());
+    }
+    let parent_id = match &req.parent {
+        Some(p) => Some(p.clone()),
+        None => context
+            .get("parent")
+            .and_then(|p| p.get("execution_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    let parent = match &parent_id {
+        Some(pid) => Some(inner.store.get_execution(pid).await?.ok_or_else(|| {
+            Error::Invalid(format!("Parent execution \"{pid}\" cannot be found."))
+        })?),
+        None => None,
+    };
+    if let Some(p) = &parent {
+        if !context.get("parent").is_some_and(Value::is_object) {
+            let mut pc = Map::new();
+            pc.insert("execution_id".into(), json!(p.id));
+            for (k, v) in &p.context {
+                pc.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            context.insert("parent".into(), Value::Object(pc));
+        }
+        let parent_user = context
+            .get("parent")
+            .and_then(|pc| pc.get("user"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| p.user().map(str::to_string));
+        if let Some(u) = parent_user {
+            context.insert("user".into(), json!(u));
+        }
+    }
+    context.entry("pack").or_insert_with(|| json!(action.pack));
+
+    let now = inner.now();
+    let id = gale_model::new_id();
+    tracing::Span::current().record("execution_id", tracing::field::display(&id));
+    let mut exec = new_execution(inner, &resolved, &id, now, &req, context, parent_id.clone());
+
+    // 3.-5. Live parameters: render, cast, validate, immutable check.
+    let live = stage::live_params(
+        &resolved.action,
+        &resolved.runner,
+        &req.parameters,
+        &exec.context,
+    );
+    match live {
+        Ok(p) => {
+            exec.liveaction.parameters = p.clone();
+            exec.parameters = p;
+        }
+        Err(e) if stage::creates_failed_record(&e) => {
+            // A render failure still leaves a failed execution behind (§2.1 step 3).
+            exec.parameters = req.parameters.clone();
+            exec.liveaction.parameters = req.parameters.clone();
+            exec.set_result(json!({"error": e.to_string(), "traceback": ""}));
+            exec.transition(ExecStatus::Failed, now);
+            inner.store.create_execution(&exec, None).await?;
+            link_child(inner, parent.as_ref(), &exec.id).await?;
+            inner.publish(EngineEvent::ExecutionCreated(exec));
+            return Err(Error::Params(e));
+        }
+        Err(e) => return Err(Error::Params(e)),
+    }
+
+    // 6. Persist with its queue item, publish, wake a worker.
+    let item = QueueItem {
+        id: gale_model::new_id(),
+        execution_id: id.clone(),
+        available_at: now,
+        attempts: 0,
+    };
+    inner.store.create_execution(&exec, Some(item)).await?;
+    link_child(inner, parent.as_ref(), &exec.id).await?;
+    inner.wake.notify_one();
+    tracing::debug!(execution_id = %id, "execution requested");
+    inner.publish(EngineEvent::ExecutionCreated(exec.clone()));
+    Ok(exec)
+}
+
+fn new_execution(
+    inner: &Inner,
+    resolved: &Resolved,
+    id: &str,
+    now: gale_model::Timestamp,
+    req: &ExecutionRequest,
+    context: Map<String, Value>,
+    parent: Option<String>,
+) -> Execution {
+    let action = resolved.action.clone();
+    Execution {
+        id: id.to_string(),
+        liveaction: LiveAction {
+            id: gale_model::new_id(),
+            action: action.action_ref.clone(),
+            action_is_workflow: WORKFLOW_RUNNERS.contains(&resolved.runner.name.as_str()),
+            parameters: Map::new(),
+            callback: Map::new(),
+            runner_info: Map::new(),
+            notify: action.notify.clone(),
+        },
+        runner: resolved.runner.clone(),
+        status: ExecStatus::Requested,
+        start_timestamp: now,
+        end_timestamp: None,
+        elapsed_seconds: None,
+        parameters: Map::new(),
+        result: json!({}),
+        result_size: 2,
+        context,
+        parent,
+        children: Vec::new(),
+        log: vec![LogEntry {
+            timestamp: now,
+            status: ExecStatus::Requested,
+        }],
+        web_url: Some(crate::env::web_url(&inner.opts.api_url, id)),
+        delay: req.delay_ms.filter(|d| *d > 0),
+        trigger: None,
+        trigger_type: None,
+        trigger_instance: None,
+        rule: None,
+        action,
+    }
+}
+
+/// Push the child id onto the parent's `children` (compare-and-set, retried on a race).
+async fn link_child(inner: &Inner, parent: Option<&Execution>, child: &str) -> Result<(), Error> {
+    let Some(p) = parent else { return Ok(()) };
+    let mut cur = p.clone();
+    for _ in 0..20 {
+        if cur.children.iter().any(|c| c == child) {
+            return Ok(());
+        }
+        let mut upd = cur.clone();
+        upd.children.push(child.to_string());
+        if inner.store.update_execution(&upd, cur.status).await? {
+            inner.publish(EngineEvent::ExecutionUpdated(upd));
+            return Ok(());
+        }
+        match inner.store.get_execution(&p.id).await? {
+            Some(e) => cur = e,
+            None => return Ok(()),
+        }
+    }
+    Err(Error::Conflict(format!(
+        "execution \"{}\" kept changing while adding a child",
+        p.id
+    )))
+}
