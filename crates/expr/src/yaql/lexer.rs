@@ -109,7 +109,7 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, YaqlError> {
                 continue;
             }
             return Err(lex_err(
-                format!("Lexical error: illegal character '{c}' at position {start}"),
+                format!("Lexical error: illegal character '{c}'"),
                 start,
             ));
         }
@@ -129,9 +129,7 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, YaqlError> {
             }
             if word.starts_with("__") {
                 return Err(lex_err(
-                    format!(
-                        "Lexical error: illegal character '_' at position {start} (names may not start with '__')"
-                    ),
+                    format!("Lexical error: illegal character '_' (names may not start with '__')"),
                     start,
                 ));
             }
@@ -164,9 +162,7 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, YaqlError> {
             }
             if !closed {
                 return Err(lex_err(
-                    format!(
-                        "Lexical error: illegal character '{c}' at position {start} (unterminated string)"
-                    ),
+                    format!("Lexical error: illegal character '{c}' (unterminated string)"),
                     start,
                 ));
             }
@@ -204,7 +200,7 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, YaqlError> {
             continue;
         }
         return Err(lex_err(
-            format!("Lexical error: illegal character '{c}' at position {start}"),
+            format!("Lexical error: illegal character '{c}'"),
             start,
         ));
     }
@@ -263,7 +259,7 @@ pub fn decode_escapes(s: &str) -> Result<String, String> {
         };
         if width > 0 && i + 2 + width <= chars.len() {
             let code = hex(&chars[i + 2..i + 2 + width])
-                .ok_or_else(|| format!("invalid \\{e} escape in string literal at position {i}"))?;
+                .ok_or_else(|| format!("invalid \\{e} escape in string literal"))?;
             let ch = char::from_u32(code)
                 .ok_or_else(|| format!("invalid character code {code:#x} in string literal"))?;
             out.push(ch);

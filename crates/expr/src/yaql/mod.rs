@@ -47,10 +47,12 @@ impl YaqlError {
         YaqlError::new("Budget", msg, None)
     }
 
-    fn into_error(self, expr: &str) -> Error {
+    /// Attach the expression text. Positions are character offsets into `expr` (the
+    /// delimited `<% ... %>` text), so `shift` is where the parsed body starts in it.
+    fn into_error(self, expr: &str, shift: usize) -> Error {
         let at = match self.pos {
-            Some(p) if !self.msg.contains("position") => format!(" at position {p}"),
-            _ => String::new(),
+            Some(p) => format!(" at position {}", p + shift),
+            None => String::new(),
         };
         if self.class == "Budget" {
             return Error::Budget(format!("{}{at} in expression '{expr}'", self.msg));
@@ -72,7 +74,7 @@ pub struct Expression {
 impl Expression {
     /// Parse an expression body (without delimiters).
     pub fn parse(src: &str) -> Result<Expression, Error> {
-        let ast = parser::parse(src).map_err(|e| e.into_error(&format!("<% {} %>", src.trim())))?;
+        let ast = parser::parse(src).map_err(|e| e.into_error(&format!("<%{src}%>"), 2))?;
         Ok(Expression {
             src: src.to_string(),
             ast,
@@ -90,8 +92,8 @@ impl Expression {
         let ev = eval::Ev::new(ctx, provider, DEFAULT_BUDGET);
         let v = ev
             .run(&self.ast)
-            .map_err(|e| e.into_error(&format!("<% {} %>", self.src.trim())))?;
-        value::to_json(&v, true).map_err(|e| e.into_error(&format!("<% {} %>", self.src.trim())))
+            .map_err(|e| e.into_error(&format!("<%{}%>", self.src), 2))?;
+        value::to_json(&v, true).map_err(|e| e.into_error(&format!("<%{}%>", self.src), 2))
     }
 }
 
@@ -130,9 +132,9 @@ fn evaluate_depth(
     let n = exprs.len();
     for expr in exprs {
         let body = &expr[2..expr.len() - 2];
-        let ast = parser::parse(body).map_err(|e| e.into_error(expr))?;
+        let ast = parser::parse(body).map_err(|e| e.into_error(expr, 2))?;
         let ev = eval::Ev::new(ctx, provider, DEFAULT_BUDGET);
-        let v = ev.run(&ast).map_err(|e| e.into_error(expr))?;
+        let v = ev.run(&ast).map_err(|e| e.into_error(expr, 2))?;
         let out_len = match &output {
             J::String(s) => s.chars().count(),
             _ => 0,
@@ -143,10 +145,12 @@ fn evaluate_depth(
             value::Value::Str(s) => SpliceValue::Json(evaluate_depth(s, ctx, provider, depth + 1)?),
             other => {
                 if splice {
-                    value::check_output(other).map_err(|e| e.into_error(expr))?;
+                    value::check_output(other).map_err(|e| e.into_error(expr, 2))?;
                     SpliceValue::Text(value::py_str(other, true))
                 } else {
-                    SpliceValue::Json(value::to_json(other, true).map_err(|e| e.into_error(expr))?)
+                    SpliceValue::Json(
+                        value::to_json(other, true).map_err(|e| e.into_error(expr, 2))?,
+                    )
                 }
             }
         };

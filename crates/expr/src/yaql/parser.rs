@@ -27,7 +27,6 @@ pub fn parse(src: &str) -> Result<Expr, YaqlError> {
         toks,
         i: 0,
         depth: 0,
-        src,
     };
     let e = p.expr(0)?;
     if p.peek().tok != Tok::Eof {
@@ -36,11 +35,10 @@ pub fn parse(src: &str) -> Result<Expr, YaqlError> {
     Ok(e)
 }
 
-struct Parser<'s> {
+struct Parser {
     toks: Vec<Token>,
     i: usize,
     depth: usize,
-    src: &'s str,
 }
 
 fn infix(tok: &Tok) -> Option<(u8, bool)> {
@@ -63,7 +61,7 @@ fn infix(tok: &Tok) -> Option<(u8, bool)> {
     })
 }
 
-impl Parser<'_> {
+impl Parser {
     fn peek(&self) -> &Token {
         &self.toks[self.i.min(self.toks.len() - 1)]
     }
@@ -88,10 +86,7 @@ impl Parser<'_> {
         };
         YaqlError::new(
             "YaqlGrammarException",
-            format!(
-                "Parse error: unexpected {what} at position {} in expression '{}'",
-                t.pos, self.src
-            ),
+            format!("Parse error: unexpected {what}"),
             Some(t.pos),
         )
     }
@@ -111,7 +106,7 @@ impl Parser<'_> {
             let pos = self.peek().pos;
             return Err(YaqlError::new(
                 "YaqlGrammarException",
-                format!("expression nests deeper than {MAX_DEPTH} levels at position {pos}"),
+                format!("expression nests deeper than {MAX_DEPTH} levels"),
                 Some(pos),
             ));
         }
@@ -266,10 +261,7 @@ impl Parser<'_> {
                 if named_seen {
                     return Err(YaqlError::new(
                         "YaqlGrammarException",
-                        format!(
-                            "Parse error: positional argument after named arguments at position {} in expression '{}'",
-                            e.pos, self.src
-                        ),
+                        format!("Parse error: positional argument after named arguments"),
                         Some(e.pos),
                     ));
                 }

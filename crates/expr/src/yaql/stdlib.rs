@@ -46,6 +46,8 @@ fn style(name: &str) -> Option<(bool, bool)> {
         "toUpper" | "toLower" | "split" | "rightSplit" | "join" | "trim" | "trimLeft"
         | "trimRight" | "replace" | "substring" | "indexOf" | "lastIndexOf" | "toCharArray"
         | "startsWith" | "endsWith" => M,
+        // date_time's format(); datetimes are not supported, so no call ever matches
+        "format" => M,
         // collections
         "list" | "dict" | "isDict" | "isList" | "isSet" => F,
         "set" => E,
@@ -205,15 +207,13 @@ pub fn dispatch<'a>(c: &Call<'a, '_>) -> R<'a> {
             Ok(obj)
         }
         "call" => {
-            c.arity(2, 3)?;
+            c.arity(3, 3)?;
             let name = c.val(0)?;
             let name = name.as_str().ok_or_else(|| c.nomatch())?.to_string();
             let args = iterable(c, &c.val(1)?)?;
-            if c.n() > 2 {
-                match c.val(2)? {
-                    Value::Dict(d) if d.len() == 0 => {}
-                    _ => return Err(c.nomatch()),
-                }
+            match c.val(2)? {
+                Value::Dict(d) if d.len() == 0 => {}
+                _ => return Err(c.nomatch()),
             }
             let inner = Call {
                 ev: c.ev,
@@ -1579,7 +1579,7 @@ pub fn dispatch<'a>(c: &Call<'a, '_>) -> R<'a> {
                 )),
             }
         }
-        _ => unknown(c),
+        _ => Err(c.nomatch()),
     }
 }
 
@@ -1634,9 +1634,10 @@ fn delegate<'a>(c: &Call<'a, '_>) -> R<'a> {
     }
 }
 
-/// Map "Class: message" from a shared function error onto a static class name.
+/// Map "Class: message" from a shared function error onto a static class name (the wrapper
+/// prefix the shared functions add is dropped).
 fn split_class(text: &str) -> (&'static str, String) {
-    const CLASSES: [&str; 10] = [
+    const CLASSES: [&str; 12] = [
         "ExpressionEvaluationException",
         "VariableUndefinedError",
         "ValueError",
@@ -1645,15 +1646,26 @@ fn split_class(text: &str) -> (&'static str, String) {
         "IndexError",
         "JSONDecodeError",
         "YAMLError",
+        "AttributeError",
+        "NotImplementedError",
+        "OverflowError",
         "error",
-        "Budget",
     ];
-    for class in CLASSES {
-        if let Some(pos) = text.find(&format!("{class}: ")) {
-            return (class, text[pos + class.len() + 2..].to_string());
+    let mut rest = text;
+    for wrapper in [
+        "ExpressionEvaluationException: ",
+        "YaqlEvaluationException: ",
+    ] {
+        if let Some(r) = rest.strip_prefix(wrapper) {
+            rest = r;
         }
     }
-    ("ExpressionEvaluationException", text.to_string())
+    if let Some((head, msg)) = rest.split_once(": ") {
+        if let Some(class) = CLASSES.iter().find(|c| **c == head) {
+            return (class, msg.to_string());
+        }
+    }
+    ("ExpressionEvaluationException", rest.to_string())
 }
 
 /// Convert an owned JSON value (a shared function's result) into a runtime value.
