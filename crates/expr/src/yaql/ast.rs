@@ -1,7 +1,7 @@
 //! The YAQL syntax tree. Built once by the parser and evaluated many times; positions are
 //! character offsets into the expression text (without the `<% %>` delimiters).
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 /// A literal as written in the source (kept apart from runtime values so the tree owns no data
 /// borrowed from a context).
@@ -11,7 +11,7 @@ pub enum Lit {
     Bool(bool),
     Int(i128),
     Float(f64),
-    Str(Rc<str>),
+    Str(Arc<str>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,24 +82,24 @@ pub enum Kind {
     Lit(Lit),
     /// A bare word: evaluates to the string itself (`ctx(name)`, `{a => 1}`), or an attribute
     /// name on the right of `.`.
-    Keyword(Rc<str>),
+    Keyword(Arc<str>),
     /// `$x` (stored without the `$`).
-    Var(Rc<str>),
+    Var(Arc<str>),
     /// `$`, `$1`, `$2`: positional lambda arguments (`$` is `$1`).
     PosVar(usize),
     /// `f(args)`.
-    Call(Rc<str>, Vec<Arg>),
+    Call(Arc<str>, Vec<Arg>),
     /// `recv.f(args)` / `recv?.f(args)`.
     Method {
         recv: Box<Expr>,
-        name: Rc<str>,
+        name: Arc<str>,
         args: Vec<Arg>,
         elvis: bool,
     },
     /// `recv.name` / `recv?.name`.
     Attr {
         recv: Box<Expr>,
-        name: Rc<str>,
+        name: Arc<str>,
         elvis: bool,
     },
     /// `recv.<anything else>`: always a "no matching function" error when evaluated, kept so the

@@ -91,7 +91,7 @@ impl<'a> Ev<'a> {
     fn eval_inner(&self, e: &'a Expr, sc: &Rc<Scope<'a>>) -> R<'a> {
         match &e.kind {
             Kind::Lit(l) => Ok(lit(l)),
-            Kind::Keyword(k) => Ok(Value::Str(Str::O(k.clone()))),
+            Kind::Keyword(k) => Ok(Value::Str(Str::B(k))),
             Kind::Var(name) => Ok(sc.lookup(name).unwrap_or(Value::Null)),
             Kind::PosVar(n) => Ok(sc.lookup_pos(*n).unwrap_or(Value::Null)),
             Kind::Paren(inner) => self.eval(inner, sc),
@@ -492,7 +492,7 @@ impl<'a> Ev<'a> {
 
     fn call(
         &self,
-        name: &Rc<str>,
+        name: &'a str,
         recv: Option<Value<'a>>,
         args: &'a [Arg],
         sc: &Rc<Scope<'a>>,
@@ -649,13 +649,13 @@ pub fn keyword_of(e: &Expr) -> Option<String> {
     }
 }
 
-fn lit<'a>(l: &Lit) -> Value<'a> {
+fn lit<'a>(l: &'a Lit) -> Value<'a> {
     match l {
         Lit::Null => Value::Null,
         Lit::Bool(b) => Value::Bool(*b),
         Lit::Int(i) => Value::Int(*i),
         Lit::Float(x) => Value::Float(*x),
-        Lit::Str(s) => Value::Str(Str::O(s.clone())),
+        Lit::Str(s) => Value::Str(Str::B(s)),
     }
 }
 

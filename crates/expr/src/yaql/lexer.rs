@@ -1,7 +1,7 @@
 //! YAQL tokens, following yaql's PLY lexer: function rules first (`$var`, numbers,
 //! `name(`, keywords, quoted strings), then operators by longest match.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::ast::Lit;
 use super::YaqlError;
@@ -9,11 +9,11 @@ use super::YaqlError;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Tok {
     /// `$name` (name may be empty).
-    Dollar(Rc<str>),
+    Dollar(Arc<str>),
     Lit(Lit),
     /// An identifier immediately followed by `(` (the `(` is consumed).
-    Func(Rc<str>),
-    Keyword(Rc<str>),
+    Func(Arc<str>),
+    Keyword(Arc<str>),
     /// Operators, word operators (`and`, `or`, `not`, `in`, `mod`) and punctuation.
     Op(&'static str),
     Eof,

@@ -16,6 +16,9 @@ mod value;
 #[cfg(test)]
 mod tests;
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
 use std::sync::OnceLock;
 
 use regex::Regex;
@@ -132,7 +135,7 @@ fn evaluate_depth(
     let n = exprs.len();
     for expr in exprs {
         let body = &expr[2..expr.len() - 2];
-        let ast = parser::parse(body).map_err(|e| e.into_error(expr, 2))?;
+        let ast = cached_parse(body).map_err(|e| e.into_error(expr, 2))?;
         let ev = eval::Ev::new(ctx, provider, DEFAULT_BUDGET);
         let v = ev.run(&ast).map_err(|e| e.into_error(expr, 2))?;
         let out_len = match &output {
@@ -172,6 +175,26 @@ fn evaluate_depth(
         }
     }
     Ok(output)
+}
+
+/// Parse with a small per-thread cache: workflows evaluate the same strings over and over.
+fn cached_parse(body: &str) -> Result<Rc<ast::Expr>, YaqlError> {
+    const MAX_CACHED: usize = 1024;
+    thread_local! {
+        static CACHE: RefCell<HashMap<String, Rc<ast::Expr>>> = RefCell::new(HashMap::new());
+    }
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(body).cloned()) {
+        return Ok(hit);
+    }
+    let ast = Rc::new(parser::parse(body)?);
+    CACHE.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.len() >= MAX_CACHED {
+            c.clear();
+        }
+        c.insert(body.to_string(), ast.clone());
+    });
+    Ok(ast)
 }
 
 enum SpliceValue {

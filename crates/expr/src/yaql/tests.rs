@@ -735,6 +735,18 @@ fn error_messages_carry_positions() {
 // --------------------------------------------------------------------------------- parse once
 
 #[test]
+fn expressions_can_be_shared_across_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Expression>();
+    let e = std::sync::Arc::new(Expression::parse("ctx().n + 1").unwrap());
+    let e2 = e.clone();
+    let r = std::thread::spawn(move || e2.evaluate(&json!({"n": 1}), &NoProvider).unwrap())
+        .join()
+        .unwrap();
+    assert_eq!(r, json!(2));
+}
+
+#[test]
 fn parsed_expressions_are_reusable() {
     let e = Expression::parse("ctx().hosts.where($.cpu > 50).select($.name)").unwrap();
     let ctx = json!({"hosts": [{"name": "a", "cpu": 60}, {"name": "b", "cpu": 10}]});
@@ -818,6 +830,40 @@ proptest! {
 /// Writes check.py protocol answers for a corpus file, so the corpus can be checked without the
 /// CLI: `GALE_YAQL_CORPUS=yaql.jsonl GALE_YAQL_OUT=/tmp/answers cargo test -p gale-expr
 /// conformance_dump -- --ignored`, then `check.py --cmd "cat /tmp/answers"`.
+/// Throughput of the corpus README's benchmark expressions (release build:
+/// `cargo test --release -p gale-expr yaql_bench -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn yaql_bench() {
+    let hosts: Vec<J> = (0..100)
+        .map(|i| {
+            let env = ["prod", "dev", "stage"][i % 3];
+            json!({"name": format!("host{i:03}"), "cpu": (i * 37) % 100, "env": env})
+        })
+        .collect();
+    let data = json!({"hosts": hosts, "alarm": {"source": {"host": {"name": "db01", "ip": "10.0.0.5"}}}, "user": "ops", "n": 42});
+    for (label, text, python) in [
+        ("path lookup", "<% ctx().alarm.source.host.ip %>", 1931.0),
+        ("select/where", "<% ctx().hosts.where($.env = 'prod' and $.cpu > 50).select($.name) %>", 24.0),
+        ("string building", "<% 'host ' + ctx().alarm.source.host.name + ' has ' + str(ctx().n) + ' alarms for ' + ctx().user %>", 602.0),
+    ] {
+        let n = 20000;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            evaluate(text, &data, &NoProvider).unwrap();
+        }
+        let rate = n as f64 / start.elapsed().as_secs_f64();
+        let body = &text[2..text.len() - 2];
+        let parsed = Expression::parse(body).unwrap();
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            parsed.evaluate(&data, &NoProvider).unwrap();
+        }
+        let rate2 = n as f64 / start.elapsed().as_secs_f64();
+        println!("{label}: evaluate() {rate:.0}/s, parsed once {rate2:.0}/s ({:.0}x python)", rate2 / python);
+    }
+}
+
 #[test]
 #[ignore]
 fn conformance_dump() {
