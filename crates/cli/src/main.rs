@@ -38,6 +38,8 @@ enum Command {
     Apikey(commands::auth::ApiKeyArgs),
     /// Run the server: API, engine and runners in one process.
     Server(commands::server::ServerArgs),
+    /// Benchmarks that print figures (server pipeline, expressions).
+    Bench(commands::bench::BenchArgs),
     /// Evaluate YAQL / Jinja expressions offline.
     Expr(commands::expr::ExprArgs),
     /// Offline workflow tools.
@@ -57,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::Runner(args) => commands::resources::runner(&opts, args),
         Command::Apikey(args) => commands::auth::apikey(&opts, args),
         Command::Server(args) => commands::server::run(args),
+        Command::Bench(args) => commands::bench::run(args),
         Command::Expr(args) => commands::expr::run(args),
         Command::Workflow(args) => commands::workflow::run(args),
     };

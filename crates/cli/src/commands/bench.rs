@@ -1,0 +1,271 @@
+//! `gale bench`: prints figures, asserts nothing. `server` starts a real `gale server` on a
+//! temporary data dir and drives it over HTTP like a client would; `expr` times the expression
+//! engine on the corpus README's performance cases.
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, ValueEnum};
+use serde_json::{json, Value};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Suite {
+    All,
+    Server,
+    Expr,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Which benchmarks to run.
+    #[arg(value_enum, default_value = "all")]
+    suite: Suite,
+    /// core.noop executions to run.
+    #[arg(long, default_value_t = 3000)]
+    noop: usize,
+    /// core.local cmd=true executions to run.
+    #[arg(long, default_value_t = 300)]
+    local: usize,
+    /// Concurrent client threads submitting executions.
+    #[arg(long, default_value_t = 16)]
+    clients: usize,
+    /// Evaluations per expression.
+    #[arg(long, default_value_t = 20000)]
+    evals: usize,
+}
+
+pub fn run(args: BenchArgs) -> Result<ExitCode> {
+    if matches!(args.suite, Suite::All | Suite::Server) {
+        server(&args)?;
+    }
+    if matches!(args.suite, Suite::All | Suite::Expr) {
+        expr(args.evals)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+struct ServerProc {
+    child: Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for ServerProc {
+    fn drop(&mut self) {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn server(args: &BenchArgs) -> Result<()> {
+    let exe = std::env::current_exe().context("finding the gale binary")?;
+    let dir = tempfile::tempdir().context("creating a temporary data dir")?;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let bind = format!("127.0.0.1:{port}");
+    let url = format!("http://{bind}");
+    let password = "bench-password";
+    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build()?;
+
+    let started = Instant::now();
+    let child = Command::new(&exe)
+        .args(["server", "--data-dir"])
+        .arg(dir.path().join("data"))
+        .args(["--bind", &bind])
+        .env("GALE_ADMIN_PASSWORD", password)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .context("starting gale server")?;
+    let pid = child.id();
+    let proc_ = ServerProc { child, _dir: dir };
+    let startup = loop {
+        if let Ok(r) = http.get(format!("{url}/healthz")).timeout(Duration::from_millis(200)).send() {
+            if r.status().is_success() {
+                break started.elapsed();
+            }
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            bail!("gale server did not answer /healthz within 30 s");
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_rss = rss_kib(pid);
+
+    let token: Value = http
+        .post(format!("{url}/auth/v1/tokens"))
+        .basic_auth("st2admin", Some(password))
+        .json(&json!({}))
+        .send()?
+        .error_for_status()?
+        .json()?;
+    let token = token["token"].as_str().context("no token in the auth response")?.to_string();
+
+    println!("gale bench server ({} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
+    println!("  start to /healthz 200      {:>10.1} ms", startup.as_secs_f64() * 1000.0);
+    match idle_rss {
+        Some(kib) => println!("  idle RSS                   {:>10.1} MiB", kib as f64 / 1024.0),
+        None => println!("  idle RSS                   unavailable"),
+    }
+    let noop = load(&http, &url, &token, "core.noop", json!({}), args.noop, args.clients)?;
+    noop.print("core.noop");
+    let local = load(&http, &url, &token, "core.local", json!({"cmd": "true"}), args.local, args.clients)?;
+    local.print("core.local cmd=true");
+    if let Some(kib) = rss_kib(pid) {
+        println!("  RSS after load             {:>10.1} MiB", kib as f64 / 1024.0);
+    }
+    drop(proc_);
+    Ok(())
+}
+
+struct LoadResult {
+    n: usize,
+    wall: Duration,
+    latencies_ms: Vec<f64>,
+    not_succeeded: usize,
+}
+
+impl LoadResult {
+    fn print(&self, label: &str) {
+        println!(
+            "  {label:<26} {:>10.0} executions/s   request->succeeded p50 {:.2} ms  p99 {:.2} ms   ({} runs, {} not succeeded)",
+            self.n as f64 / self.wall.as_secs_f64(),
+            percentile(&self.latencies_ms, 0.50),
+            percentile(&self.latencies_ms, 0.99),
+            self.n,
+            self.not_succeeded
+        );
+    }
+}
+
+/// Submit `n` executions from `clients` threads, wait for all to finish, and read each one's
+/// request→completion latency from the server's own timestamps (no polling error in it).
+fn load(
+    http: &reqwest::blocking::Client,
+    url: &str,
+    token: &str,
+    action: &str,
+    params: Value,
+    n: usize,
+    clients: usize,
+) -> Result<LoadResult> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let ids = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n)));
+    let start = Instant::now();
+    std::thread::scope(|s| -> Result<()> {
+        let mut handles = Vec::new();
+        for _ in 0..clients.max(1) {
+            let (next, ids, params) = (next.clone(), ids.clone(), params.clone());
+            handles.push(s.spawn(move || -> Result<()> {
+                while next.fetch_add(1, Ordering::Relaxed) < n {
+                    let r: Value = http
+                        .post(format!("{url}/api/v1/executions"))
+                        .header("X-Auth-Token", token)
+                        .json(&json!({"action": action, "parameters": params}))
+                        .send()?
+                        .error_for_status()?
+                        .json()?;
+                    let id = r["id"].as_str().context("no id in the execution")?.to_string();
+                    ids.lock().map_err(|_| anyhow::anyhow!("lock poisoned"))?.push(id);
+                }
+                Ok(())
+            }));
+        }
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+        }
+        Ok(())
+    })?;
+    let ids = std::mem::take(&mut *ids.lock().map_err(|_| anyhow::anyhow!("lock poisoned"))?);
+    // Wait until every execution is completed, walking the list once.
+    let mut results = Vec::with_capacity(ids.len());
+    let mut last_end = start;
+    for id in &ids {
+        loop {
+            let ex: Value = http
+                .get(format!("{url}/api/v1/executions/{id}?include_attributes=status,start_timestamp,end_timestamp"))
+                .header("X-Auth-Token", token)
+                .send()?
+                .error_for_status()?
+                .json()?;
+            let status = ex["status"].as_str().unwrap_or_default().to_string();
+            if matches!(status.as_str(), "succeeded" | "failed" | "timeout" | "canceled" | "abandoned") {
+                last_end = Instant::now();
+                results.push(ex);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+    let _ = last_end;
+    // Wall time: first request to the last completion as the server recorded it.
+    let ts = |v: &Value, k: &str| v[k].as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    let mut latencies: Vec<f64> = results
+        .iter()
+        .filter_map(|ex| Some((ts(ex, "end_timestamp")? - ts(ex, "start_timestamp")?).num_microseconds()? as f64 / 1000.0))
+        .collect();
+    latencies.sort_by(|a, b| a.total_cmp(b));
+    let first = results.iter().filter_map(|ex| ts(ex, "start_timestamp")).min();
+    let last = results.iter().filter_map(|ex| ts(ex, "end_timestamp")).max();
+    let server_wall = match (first, last) {
+        (Some(f), Some(l)) => Duration::from_micros((l - f).num_microseconds().unwrap_or(0).max(1) as u64),
+        _ => start.elapsed(),
+    };
+    let not_succeeded = results.iter().filter(|ex| ex["status"] != "succeeded").count();
+    Ok(LoadResult { n: ids.len(), wall: server_wall, latencies_ms: latencies, not_succeeded })
+}
+
+/// The five cases of `shared/conformance/expressions/README.md` (performance section), with the
+/// Python reference's "parsed once" rates recorded there.
+fn expr(evals: usize) -> Result<()> {
+    let hosts: Vec<Value> = (0..100)
+        .map(|i| json!({"name": format!("host{i:03}"), "cpu": (i * 37) % 100, "env": (["prod", "dev", "stage"])[i % 3]}))
+        .collect();
+    let ctx = json!({"hosts": hosts, "alarm": {"source": {"host": {"name": "db01", "ip": "10.0.0.5"}}}, "user": "ops", "n": 42});
+    let cases: [(gale_expr::Lang, &str, &str, f64); 5] = [
+        (gale_expr::Lang::Yaql, "path lookup", "<% ctx().alarm.source.host.ip %>", 1931.0),
+        (gale_expr::Lang::Yaql, "select/where over 100 dicts", "<% ctx().hosts.where($.env = 'prod' and $.cpu > 50).select($.name) %>", 24.0),
+        (gale_expr::Lang::Yaql, "string building", "<% 'host ' + ctx().alarm.source.host.name + ' has ' + str(ctx().n) + ' alarms for ' + ctx().user %>", 602.0),
+        (gale_expr::Lang::Jinja, "for loop over 100 items", "{% for h in ctx().hosts %}{{ h.name }}={{ h.cpu }};{% endfor %}", 4169.0),
+        (gale_expr::Lang::Jinja, "filter chain", "{{ ctx().hosts | selectattr('env', 'equalto', 'dev') | map(attribute='name') | map('upper') | join(',') }}", 3427.0),
+    ];
+    println!("gale bench expr ({evals} evaluations each, through gale_expr::evaluate)");
+    println!("  {:<30} {:>14} {:>14} {:>8}", "case", "gale evals/s", "python/s", "ratio");
+    for (lang, label, src, python) in cases {
+        gale_expr::evaluate(lang, src, &ctx).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
+        let t = Instant::now();
+        for _ in 0..evals {
+            std::hint::black_box(gale_expr::evaluate(lang, src, &ctx).map_err(|e| anyhow::anyhow!("{label}: {e}"))?);
+        }
+        let rate = evals as f64 / t.elapsed().as_secs_f64();
+        println!("  {label:<30} {rate:>14.0} {python:>14.0} {:>7.0}x", rate / python);
+    }
+    Ok(())
+}
