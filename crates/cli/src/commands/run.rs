@@ -27,7 +27,24 @@ pub struct RunArgs {
     pub delay: Option<u64>,
 }
 
-pub fn run(opts: &ClientOpts, args: RunArgs) -> Result<ExitCode> {
+/// Flags written after the parameters (`gale run core.local cmd=x -j`) land in the trailing
+/// list; take the ones `run` knows back out, up to a `--` separator.
+fn take_trailing_flags(args: &mut RunArgs) {
+    let mut kept = Vec::with_capacity(args.params.len());
+    let mut literal = false;
+    for p in std::mem::take(&mut args.params) {
+        match p.as_str() {
+            "--" if !literal => literal = true,
+            "-j" | "--json" if !literal => args.json = true,
+            "-a" | "--async" if !literal => args.async_ = true,
+            _ => kept.push(p),
+        }
+    }
+    args.params = kept;
+}
+
+pub fn run(opts: &ClientOpts, mut args: RunArgs) -> Result<ExitCode> {
+    take_trailing_flags(&mut args);
     let c = Client::new(opts)?;
     let action = c
         .get(&format!("/api/v1/actions/{}", args.action))
