@@ -53,7 +53,9 @@ struct ServerProc {
 
 impl Drop for ServerProc {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let deadline = Instant::now() + Duration::from_secs(5);
         while Instant::now() < deadline {
             if let Ok(Some(_)) = self.child.try_wait() {
@@ -86,11 +88,15 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 fn server(args: &BenchArgs) -> Result<()> {
     let exe = std::env::current_exe().context("finding the gale binary")?;
     let dir = tempfile::tempdir().context("creating a temporary data dir")?;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let bind = format!("127.0.0.1:{port}");
     let url = format!("http://{bind}");
     let password = "bench-password";
-    let http = reqwest::blocking::Client::builder().timeout(Duration::from_secs(30)).build()?;
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()?;
 
     let started = Instant::now();
     let child = Command::new(&exe)
@@ -106,7 +112,11 @@ fn server(args: &BenchArgs) -> Result<()> {
     let pid = child.id();
     let proc_ = ServerProc { child, _dir: dir };
     let startup = loop {
-        if let Ok(r) = http.get(format!("{url}/healthz")).timeout(Duration::from_millis(200)).send() {
+        if let Ok(r) = http
+            .get(format!("{url}/healthz"))
+            .timeout(Duration::from_millis(200))
+            .send()
+        {
             if r.status().is_success() {
                 break started.elapsed();
             }
@@ -126,20 +136,67 @@ fn server(args: &BenchArgs) -> Result<()> {
         .send()?
         .error_for_status()?
         .json()?;
-    let token = token["token"].as_str().context("no token in the auth response")?.to_string();
+    let token = token["token"]
+        .as_str()
+        .context("no token in the auth response")?
+        .to_string();
 
-    println!("gale bench server ({} cores)", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
-    println!("  start to /healthz 200      {:>10.1} ms", startup.as_secs_f64() * 1000.0);
+    println!(
+        "gale bench server ({} cores)",
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    );
+    println!(
+        "  start to /healthz 200              {:>10.1} ms",
+        startup.as_secs_f64() * 1000.0
+    );
     match idle_rss {
-        Some(kib) => println!("  idle RSS                   {:>10.1} MiB", kib as f64 / 1024.0),
-        None => println!("  idle RSS                   unavailable"),
+        Some(kib) => println!(
+            "  idle RSS                           {:>10.1} MiB",
+            kib as f64 / 1024.0
+        ),
+        None => println!("  idle RSS                           unavailable"),
     }
-    let noop = load(&http, &url, &token, "core.noop", json!({}), args.noop, args.clients)?;
-    noop.print("core.noop");
-    let local = load(&http, &url, &token, "core.local", json!({"cmd": "true"}), args.local, args.clients)?;
-    local.print("core.local cmd=true");
+    // Throughput: many clients keep the pipeline full (latency then includes queueing).
+    // Latency: one client, one execution in flight at a time.
+    for (label, action, params, n) in [
+        ("core.noop", "core.noop", json!({}), args.noop),
+        (
+            "core.local cmd=true",
+            "core.local",
+            json!({"cmd": "true"}),
+            args.local,
+        ),
+    ] {
+        let busy = load(
+            &http,
+            &url,
+            &token,
+            action,
+            params.clone(),
+            n,
+            args.clients,
+            false,
+        )?;
+        busy.print(&format!("{label} ({} clients)", args.clients));
+        let idle = load(
+            &http,
+            &url,
+            &token,
+            action,
+            params,
+            (n / 10).max(50),
+            1,
+            true,
+        )?;
+        idle.print(&format!("{label} (1 in flight)"));
+    }
     if let Some(kib) = rss_kib(pid) {
-        println!("  RSS after load             {:>10.1} MiB", kib as f64 / 1024.0);
+        println!(
+            "  RSS after load                     {:>10.1} MiB",
+            kib as f64 / 1024.0
+        );
     }
     drop(proc_);
     Ok(())
@@ -155,7 +212,7 @@ struct LoadResult {
 impl LoadResult {
     fn print(&self, label: &str) {
         println!(
-            "  {label:<26} {:>10.0} executions/s   request->succeeded p50 {:.2} ms  p99 {:.2} ms   ({} runs, {} not succeeded)",
+            "  {label:<34} {:>8.0} executions/s   request->succeeded p50 {:.2} ms  p99 {:.2} ms   ({} runs, {} not succeeded)",
             self.n as f64 / self.wall.as_secs_f64(),
             percentile(&self.latencies_ms, 0.50),
             percentile(&self.latencies_ms, 0.99),
@@ -175,6 +232,7 @@ fn load(
     params: Value,
     n: usize,
     clients: usize,
+    one_at_a_time: bool,
 ) -> Result<LoadResult> {
     let next = Arc::new(AtomicUsize::new(0));
     let ids = Arc::new(std::sync::Mutex::new(Vec::with_capacity(n)));
@@ -192,54 +250,90 @@ fn load(
                         .send()?
                         .error_for_status()?
                         .json()?;
-                    let id = r["id"].as_str().context("no id in the execution")?.to_string();
-                    ids.lock().map_err(|_| anyhow::anyhow!("lock poisoned"))?.push(id);
+                    let id = r["id"]
+                        .as_str()
+                        .context("no id in the execution")?
+                        .to_string();
+                    if one_at_a_time {
+                        wait_done(http, url, token, &id)?;
+                    }
+                    ids.lock()
+                        .map_err(|_| anyhow::anyhow!("lock poisoned"))?
+                        .push(id);
                 }
                 Ok(())
             }));
         }
         for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("client thread panicked"))??;
+            h.join()
+                .map_err(|_| anyhow::anyhow!("client thread panicked"))??;
         }
         Ok(())
     })?;
     let ids = std::mem::take(&mut *ids.lock().map_err(|_| anyhow::anyhow!("lock poisoned"))?);
     // Wait until every execution is completed, walking the list once.
     let mut results = Vec::with_capacity(ids.len());
-    let mut last_end = start;
     for id in &ids {
-        loop {
-            let ex: Value = http
-                .get(format!("{url}/api/v1/executions/{id}?include_attributes=status,start_timestamp,end_timestamp"))
-                .header("X-Auth-Token", token)
-                .send()?
-                .error_for_status()?
-                .json()?;
-            let status = ex["status"].as_str().unwrap_or_default().to_string();
-            if matches!(status.as_str(), "succeeded" | "failed" | "timeout" | "canceled" | "abandoned") {
-                last_end = Instant::now();
-                results.push(ex);
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(2));
-        }
+        results.push(wait_done(http, url, token, id)?);
     }
-    let _ = last_end;
     // Wall time: first request to the last completion as the server recorded it.
-    let ts = |v: &Value, k: &str| v[k].as_str().and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok());
+    let ts = |v: &Value, k: &str| {
+        v[k].as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+    };
     let mut latencies: Vec<f64> = results
         .iter()
-        .filter_map(|ex| Some((ts(ex, "end_timestamp")? - ts(ex, "start_timestamp")?).num_microseconds()? as f64 / 1000.0))
+        .filter_map(|ex| {
+            Some(
+                (ts(ex, "end_timestamp")? - ts(ex, "start_timestamp")?).num_microseconds()? as f64
+                    / 1000.0,
+            )
+        })
         .collect();
     latencies.sort_by(|a, b| a.total_cmp(b));
-    let first = results.iter().filter_map(|ex| ts(ex, "start_timestamp")).min();
-    let last = results.iter().filter_map(|ex| ts(ex, "end_timestamp")).max();
+    let first = results
+        .iter()
+        .filter_map(|ex| ts(ex, "start_timestamp"))
+        .min();
+    let last = results
+        .iter()
+        .filter_map(|ex| ts(ex, "end_timestamp"))
+        .max();
     let server_wall = match (first, last) {
-        (Some(f), Some(l)) => Duration::from_micros((l - f).num_microseconds().unwrap_or(0).max(1) as u64),
+        (Some(f), Some(l)) => {
+            Duration::from_micros((l - f).num_microseconds().unwrap_or(0).max(1) as u64)
+        }
         _ => start.elapsed(),
     };
-    let not_succeeded = results.iter().filter(|ex| ex["status"] != "succeeded").count();
-    Ok(LoadResult { n: ids.len(), wall: server_wall, latencies_ms: latencies, not_succeeded })
+    let not_succeeded = results
+        .iter()
+        .filter(|ex| ex["status"] != "succeeded")
+        .count();
+    Ok(LoadResult {
+        n: ids.len(),
+        wall: server_wall,
+        latencies_ms: latencies,
+        not_succeeded,
+    })
+}
+
+fn wait_done(http: &reqwest::blocking::Client, url: &str, token: &str, id: &str) -> Result<Value> {
+    loop {
+        let ex: Value = http
+            .get(format!("{url}/api/v1/executions/{id}?include_attributes=status,start_timestamp,end_timestamp"))
+            .header("X-Auth-Token", token)
+            .send()?
+            .error_for_status()?
+            .json()?;
+        let status = ex["status"].as_str().unwrap_or_default();
+        if matches!(
+            status,
+            "succeeded" | "failed" | "timeout" | "canceled" | "abandoned"
+        ) {
+            return Ok(ex);
+        }
+        std::thread::sleep(Duration::from_micros(500));
+    }
 }
 
 /// The five cases of `shared/conformance/expressions/README.md` (performance section), with the
@@ -257,15 +351,24 @@ fn expr(evals: usize) -> Result<()> {
         (gale_expr::Lang::Jinja, "filter chain", "{{ ctx().hosts | selectattr('env', 'equalto', 'dev') | map(attribute='name') | map('upper') | join(',') }}", 3427.0),
     ];
     println!("gale bench expr ({evals} evaluations each, through gale_expr::evaluate)");
-    println!("  {:<30} {:>14} {:>14} {:>8}", "case", "gale evals/s", "python/s", "ratio");
+    println!(
+        "  {:<30} {:>14} {:>14} {:>8}",
+        "case", "gale evals/s", "python/s", "ratio"
+    );
     for (lang, label, src, python) in cases {
         gale_expr::evaluate(lang, src, &ctx).map_err(|e| anyhow::anyhow!("{label}: {e}"))?;
         let t = Instant::now();
         for _ in 0..evals {
-            std::hint::black_box(gale_expr::evaluate(lang, src, &ctx).map_err(|e| anyhow::anyhow!("{label}: {e}"))?);
+            std::hint::black_box(
+                gale_expr::evaluate(lang, src, &ctx)
+                    .map_err(|e| anyhow::anyhow!("{label}: {e}"))?,
+            );
         }
         let rate = evals as f64 / t.elapsed().as_secs_f64();
-        println!("  {label:<30} {rate:>14.0} {python:>14.0} {:>7.0}x", rate / python);
+        println!(
+            "  {label:<30} {rate:>14.0} {python:>14.0} {:>7.0}x",
+            rate / python
+        );
     }
     Ok(())
 }
