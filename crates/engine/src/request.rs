@@ -138,7 +138,14 @@ async fn request_inner(inner: &Inner, req: ExecutionRequest) -> Result<Execution
             exec.parameters = req.parameters.clone();
             exec.liveaction.parameters = req.parameters.clone();
             exec.set_result(json!({"error": e.to_string(), "traceback": ""}));
-            exec.transition(ExecStatus::Failed, now);
+            // requested → failed is not a transition a runner may make, so it is set directly.
+            exec.status = ExecStatus::Failed;
+            exec.log.push(LogEntry {
+                timestamp: now,
+                status: ExecStatus::Failed,
+            });
+            exec.end_timestamp = Some(now);
+            exec.elapsed_seconds = Some(0.0);
             inner.store.create_execution(&exec, None).await?;
             link_child(inner, parent.as_ref(), &exec.id).await?;
             inner.publish(EngineEvent::ExecutionCreated(exec));
