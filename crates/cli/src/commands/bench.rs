@@ -15,6 +15,7 @@ pub enum Suite {
     All,
     Server,
     Expr,
+    Workflow,
 }
 
 #[derive(Args)]
@@ -34,6 +35,9 @@ pub struct BenchArgs {
     /// Evaluations per expression.
     #[arg(long, default_value_t = 20000)]
     evals: usize,
+    /// Folder of benchmark workflows (each with workflow.yaml, input.json, mocks.json).
+    #[arg(long, default_value = "../shared/conformance/orquesta/bench")]
+    workflows: std::path::PathBuf,
 }
 
 pub fn run(args: BenchArgs) -> Result<ExitCode> {
@@ -42,6 +46,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     if matches!(args.suite, Suite::All | Suite::Expr) {
         expr(args.evals)?;
+    }
+    if matches!(args.suite, Suite::All | Suite::Workflow) {
+        workflows(&args.workflows)?;
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -368,6 +375,52 @@ fn expr(evals: usize) -> Result<()> {
         println!(
             "  {label:<30} {rate:>14.0} {python:>14.0} {:>7.0}x",
             rate / python
+        );
+    }
+    Ok(())
+}
+
+/// Python Orquesta's wall times for the bench workflows (shared/conformance/orquesta/bench).
+const PYTHON_WORKFLOW_SECS: [(&str, f64); 3] = [
+    ("chain-200", 122.0),
+    ("fanout-100", 24.8),
+    ("with-items-1000", 12.7),
+];
+
+/// Rehearse each benchmark workflow in-process (conductor state serialized after every event,
+/// as in the conformance harness) and print time per workflow and per task transition.
+fn workflows(dir: &std::path::Path) -> Result<()> {
+    if !dir.is_dir() {
+        println!(
+            "gale bench workflow: {} not found, skipped (pass --workflows DIR)",
+            dir.display()
+        );
+        return Ok(());
+    }
+    println!("gale bench workflow (rehearse mode, {})", dir.display());
+    println!(
+        "  {:<18} {:>12} {:>12} {:>16} {:>12} {:>8}",
+        "workflow", "executions", "gale ms", "per transition", "python s", "ratio"
+    );
+    for (name, python) in PYTHON_WORKFLOW_SECS {
+        let case = dir.join(name);
+        let read = |f: &str| {
+            std::fs::read_to_string(case.join(f))
+                .with_context(|| format!("reading {}/{f}", case.display()))
+        };
+        let spec = read("workflow.yaml")?;
+        let input: Value = serde_json::from_str(&read("input.json")?).context("input.json")?;
+        let mocks: Value = serde_json::from_str(&read("mocks.json")?).context("mocks.json")?;
+        let t = Instant::now();
+        let trace = gale_orquesta::rehearse::rehearse(&spec, &input, &mocks, None);
+        let secs = t.elapsed().as_secs_f64();
+        let n = trace["executions"].as_array().map(Vec::len).unwrap_or(0);
+        let status = trace["workflow_status"].as_str().unwrap_or("?");
+        println!(
+            "  {name:<18} {n:>12} {:>12.1} {:>13.1} us {python:>12.1} {:>7.0}x  ({status})",
+            secs * 1000.0,
+            secs * 1e6 / n.max(1) as f64,
+            python / secs
         );
     }
     Ok(())
