@@ -25,6 +25,7 @@ pub mod pyfmt;
 mod runner_defs;
 #[cfg(test)]
 mod testutil;
+pub mod worktree;
 
 pub use http_request::HttpRequestRunner;
 pub use local_shell_cmd::LocalShellCmdRunner;

@@ -5,6 +5,7 @@ use crate::args::{format_script_arguments, script_args, script_command};
 use crate::local::{run_local, LocalOptions};
 use crate::params::Params;
 use crate::runner_defs::runner_type_from_json;
+use crate::worktree::GitWorktree;
 use crate::{RunContext, RunOutcome, RunRequest, Runner};
 use async_trait::async_trait;
 use gale_model::RunnerType;
@@ -87,28 +88,55 @@ impl Runner for LocalShellScriptRunner {
             Ok(o) => o,
             Err(e) => return RunOutcome::failure(e.to_string()),
         };
-        match Params(&req.runner_parameters).string("content_version") {
-            Ok(None) => {}
-            Ok(Some(v)) => {
-                return RunOutcome::failure(format!(
-                    "content_version \"{v}\" was requested, but running a git revision of pack content is not supported by Gale"
-                ))
-            }
+        let content_version = match Params(&req.runner_parameters).string("content_version") {
+            Ok(v) => v.filter(|v| !v.is_empty()).map(str::to_string),
             Err(e) => return RunOutcome::failure(e.to_string()),
-        }
-        if !script.is_file() {
+        };
+        let Some(rev) = content_version else {
+            return run_script(script, &req, &opts, &ctx).await;
+        };
+        let Some(pack_dir) = req.pack_path.as_deref() else {
             return RunOutcome::failure(format!(
-                "[Errno 2] No such file or directory: '{}'",
-                script.display()
+                "Failed to create git worktree for pack \"{}\": the pack directory is unknown",
+                req.action.pack
             ));
+        };
+        let tree = match GitWorktree::create(&req.action.pack, pack_dir, &rev).await {
+            Ok(t) => t,
+            Err(e) => return RunOutcome::failure(e.to_string()),
+        };
+        let outcome = match tree.entry_point(&script) {
+            Ok(in_tree) => run_script(in_tree, &req, &opts, &ctx).await,
+            Err(e) => RunOutcome::failure(e.to_string()),
+        };
+        if opts.debug {
+            tracing::info!(path = %tree.path.display(), "debug: keeping git worktree");
+        } else {
+            tree.remove().await;
         }
-        make_executable(&script);
-        let args = script_args(&req.action.parameters, &req.action_parameters);
-        let arguments = format_script_arguments(&args, &opts.kwarg_op);
-        let command = script_command(&script.to_string_lossy(), &arguments);
-        tracing::info!(execution_id = %req.execution_id, action = %req.action.action_ref, sudo = opts.sudo, "running local-shell-script");
-        run_local(command, &req, &opts, &ctx).await
+        outcome
     }
+}
+
+/// Runs an existing script file with the action parameters as arguments.
+async fn run_script(
+    script: PathBuf,
+    req: &RunRequest,
+    opts: &LocalOptions,
+    ctx: &RunContext,
+) -> RunOutcome {
+    if !script.is_file() {
+        return RunOutcome::failure(format!(
+            "[Errno 2] No such file or directory: '{}'",
+            script.display()
+        ));
+    }
+    make_executable(&script);
+    let args = script_args(&req.action.parameters, &req.action_parameters);
+    let arguments = format_script_arguments(&args, &opts.kwarg_op);
+    let command = script_command(&script.to_string_lossy(), &arguments);
+    tracing::info!(execution_id = %req.execution_id, action = %req.action.action_ref, sudo = opts.sudo, "running local-shell-script");
+    run_local(command, req, opts, ctx).await
 }
 
 #[cfg(test)]
@@ -361,5 +389,128 @@ mod tests {
         );
         let out = run_script(&path, json!({}), json!({"debug": true}), json!({})).await;
         assert_eq!(out.result["stdout"], json!("True"));
+    }
+}
+
+#[cfg(test)]
+mod content_version_tests {
+    use super::*;
+    use crate::testutil::{action, ctx, request};
+    use gale_model::ExecStatus;
+
+    fn git(dir: &Path, args: &[&str]) {
+        let st = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            st.status.success(),
+            "git {args:?}: {}",
+            String::from_utf8_lossy(&st.stderr)
+        );
+    }
+
+    fn worktrees(dir: &Path) -> usize {
+        let out = std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(["worktree", "list"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).lines().count()
+    }
+
+    /// A pack repository whose script prints "v1" at tag v1 and "v2" in the working tree.
+    fn pack_repo() -> tempfile::TempDir {
+        let pack = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(pack.path().join("actions")).unwrap();
+        let script = pack.path().join("actions/s.sh");
+        std::fs::write(&script, "#!/bin/sh\necho v1 \"$@\"\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        git(pack.path(), &["init", "-q"]);
+        git(pack.path(), &["add", "."]);
+        git(pack.path(), &["commit", "-q", "-m", "v1"]);
+        git(pack.path(), &["tag", "v1"]);
+        std::fs::write(&script, "#!/bin/sh\necho v2\n").unwrap();
+        pack
+    }
+
+    fn req_for(pack: &Path, runner_params: serde_json::Value) -> RunRequest {
+        let mut req = request(
+            action(
+                NAME,
+                "s.sh",
+                json!({"x": {"type": "string", "position": 0}}),
+            ),
+            runner_params,
+            json!({"x": "arg"}),
+        );
+        req.pack_path = Some(pack.to_path_buf());
+        req
+    }
+
+    #[tokio::test]
+    async fn runs_the_requested_revision_and_cleans_up() {
+        let pack = pack_repo();
+        let out = LocalShellScriptRunner
+            .run(req_for(pack.path(), json!({})), ctx())
+            .await;
+        assert_eq!(out.result["stdout"], json!("v2"));
+        let out = LocalShellScriptRunner
+            .run(
+                req_for(pack.path(), json!({"content_version": "v1"})),
+                ctx(),
+            )
+            .await;
+        assert_eq!(out.status, ExecStatus::Succeeded, "{}", out.result);
+        assert_eq!(out.result["stdout"], json!("v1 arg"));
+        assert_eq!(
+            worktrees(pack.path()),
+            1,
+            "the temporary worktree is removed"
+        );
+    }
+
+    #[tokio::test]
+    async fn git_errors_are_reported_like_stackstorm() {
+        let pack = pack_repo();
+        let out = LocalShellScriptRunner
+            .run(
+                req_for(pack.path(), json!({"content_version": "nope"})),
+                ctx(),
+            )
+            .await;
+        assert_eq!(out.status, ExecStatus::Failed);
+        assert_eq!(
+            out.result["error"],
+            json!("Failed to create git worktree for pack \"tests\": Invalid content_version \"nope\" provided. Make sure that git repository is up to date and contains that revision.")
+        );
+        let plain = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(plain.path().join("actions")).unwrap();
+        let out = LocalShellScriptRunner
+            .run(
+                req_for(plain.path(), json!({"content_version": "v1"})),
+                ctx(),
+            )
+            .await;
+        assert_eq!(out.status, ExecStatus::Failed);
+        let err = out.result["error"].as_str().unwrap();
+        assert!(err.contains("is not a git repository"), "{err}");
+        let out = LocalShellScriptRunner
+            .run(
+                req_for(
+                    Path::new("/nonexistent/gale-pack"),
+                    json!({"content_version": "v1"}),
+                ),
+                ctx(),
+            )
+            .await;
+        assert_eq!(
+            out.result["error"],
+            json!("Failed to create git worktree for pack \"tests\". Pack directory \"/nonexistent/gale-pack\" doesn't exist.")
+        );
     }
 }
