@@ -63,10 +63,13 @@ fn running_as_root() -> bool {
 
 /// `ShellCommandAction.get_full_command_string` for the sudo case: `sudo [-S] -E -- bash -c
 /// <quoted>`. When we already are root, sudo adds nothing and may not even be installed, so the
-/// command runs directly.
+/// command runs as `bash -c <quoted>` (still bash, as under sudo).
 pub fn wrap_sudo(command: &str, sudo: bool, has_password: bool, is_root: bool) -> String {
-    if !sudo || is_root {
+    if !sudo {
         return command.to_string();
+    }
+    if is_root {
+        return format!("bash -c {}", shlex_quote(command));
     }
     let flags = if has_password { "-S -E" } else { "-E" };
     format!("sudo {flags} -- bash -c {}", shlex_quote(command))
@@ -253,7 +256,7 @@ mod tests {
             wrap_sudo("ls", true, true, false),
             "sudo -S -E -- bash -c ls"
         );
-        assert_eq!(wrap_sudo("echo hi", true, false, true), "echo hi");
+        assert_eq!(wrap_sudo("echo hi", true, false, true), "bash -c 'echo hi'");
     }
 
     #[test]

@@ -221,9 +221,10 @@ mod tests {
         if unsafe { libc::geteuid() } != 0 {
             return; // Covered by local::tests::sudo_wrapping when not root.
         }
-        let out = run(json!({"cmd": "id -u", "sudo": true})).await;
+        // Runs under bash, as `sudo -- bash -c` would.
+        let out = run(json!({"cmd": "id -u; echo \"${BASH_VERSION:+bash}\"", "sudo": true})).await;
         assert_eq!(out.status, ExecStatus::Succeeded, "{}", out.result);
-        assert_eq!(out.result["stdout"], json!(0));
+        assert_eq!(out.result["stdout"], json!("0\nbash"));
     }
 
     #[tokio::test]
