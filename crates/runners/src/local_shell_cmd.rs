@@ -241,6 +241,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn large_output_on_both_streams_does_not_deadlock() {
+        let cmd = "head -c 2000000 /dev/zero | tr '\\0' a; echo; head -c 1500000 /dev/zero | tr '\\0' b >&2; echo x";
+        let out = run(json!({"cmd": cmd, "timeout": 30})).await;
+        assert_eq!(
+            out.status,
+            ExecStatus::Succeeded,
+            "{}",
+            out.result["stderr"].as_str().map(|s| s.len()).unwrap_or(0)
+        );
+        let stdout = out.result["stdout"].as_str().unwrap();
+        assert_eq!(stdout.len(), 2_000_000 + 2);
+        assert!(stdout.ends_with("a\nx"));
+        assert_eq!(out.result["stderr"].as_str().unwrap().len(), 1_500_000);
+    }
+
+    #[tokio::test]
     async fn output_is_streamed_line_by_line() {
         let sink = Arc::new(Collect::default());
         let req = request(
