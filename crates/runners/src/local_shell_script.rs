@@ -257,7 +257,7 @@ mod tests {
             out.result["stdout"],
             json!("S=test string\nI=1\nF=2.55\nB=1\nL=a,b,c\nO={\"foo\":\"bar\"}")
         );
-        let lines = sink.0.lock().unwrap();
+        let lines = sink.0.lock().unwrap().clone();
         assert_eq!(lines.len(), 6);
         assert_eq!(
             lines[0],
