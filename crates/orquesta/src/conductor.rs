@@ -554,8 +554,31 @@ impl Conductor {
         serde_json::from_value(v).map_err(|e| ConductorError::State(e.to_string()))
     }
 
+    /// The `__state` expressions see. Only `task_status()`, `succeeded()` & co. and `task()`
+    /// read it (`ctx()` hides `__` keys), and they need the task pointers, each execution's
+    /// id/route/status and the routes, so contexts and staging are left out: building the
+    /// whole state for every evaluation would make long workflows quadratic.
     fn state_value(&self) -> Value {
-        serde_json::to_value(&self.state).unwrap_or(Value::Null)
+        let sequence: Vec<Value> = self
+            .state
+            .sequence
+            .iter()
+            .map(|t| {
+                let mut m = Map::new();
+                m.insert("id".into(), t.id.clone().into());
+                m.insert("route".into(), t.route.into());
+                if let Some(s) = t.status {
+                    m.insert("status".into(), s.as_str().into());
+                }
+                Value::Object(m)
+            })
+            .collect();
+        json!({
+            "routes": self.state.routes,
+            "sequence": sequence,
+            "status": self.state.status.as_str(),
+            "tasks": self.state.tasks,
+        })
     }
 
     fn context_of(&self, idxs: &[usize]) -> Map<String, Value> {

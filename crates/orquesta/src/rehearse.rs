@@ -60,9 +60,11 @@ impl Mocks {
     }
 }
 
+/// What was dispatched in a wave: indices into the wave's task list (and action list), so
+/// a 1,000-item task is not copied once per item.
 enum Dispatched {
-    EmptyItems(NextTask),
-    Action(NextTask, usize),
+    EmptyItems(usize),
+    Action(usize, usize),
 }
 
 struct Driver {
@@ -156,11 +158,11 @@ impl Driver {
 
     fn wave_step(&mut self, next: Vec<NextTask>) -> Step {
         let mut dispatched = Vec::new();
-        for task in next {
+        for (ti, task) in next.iter().enumerate() {
             let (tid, route) = (task.id.clone(), task.route);
             if task.has_items && task.items_count == Some(0) {
                 self.update(&tid, route, TaskEvent::action(Status::Running, Value::Null))?;
-                dispatched.push(Dispatched::EmptyItems(task));
+                dispatched.push(Dispatched::EmptyItems(ti));
                 continue;
             }
             if task.has_items {
@@ -190,13 +192,14 @@ impl Driver {
                     None => TaskEvent::action(Status::Running, Value::Null),
                 };
                 self.update(&tid, route, ev)?;
-                dispatched.push(Dispatched::Action(task.clone(), i));
+                dispatched.push(Dispatched::Action(ti, i));
             }
         }
         self.control("before_complete")?;
         for d in dispatched {
             match d {
-                Dispatched::EmptyItems(task) => {
+                Dispatched::EmptyItems(ti) => {
+                    let task = &next[ti];
                     let key = format!("{}__r{}", task.id, task.route);
                     self.stub.items.insert(key, Vec::new());
                     self.update(
@@ -213,7 +216,8 @@ impl Driver {
                         None,
                     );
                 }
-                Dispatched::Action(task, i) => {
+                Dispatched::Action(ti, i) => {
+                    let task = &next[ti];
                     let a = task.actions[i].clone();
                     let key = format!("{}__r{}", task.id, task.route);
                     let (status, result) = if a.action.is_null() {
@@ -250,7 +254,7 @@ impl Driver {
                         }
                     };
                     self.update(&task.id, task.route, ev)?;
-                    self.record(&task, &a.action, &a.input, status, result, a.item_id);
+                    self.record(task, &a.action, &a.input, status, result, a.item_id);
                 }
             }
         }

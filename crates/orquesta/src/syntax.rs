@@ -1,7 +1,8 @@
 //! Static syntax checks for expressions, used by spec inspection.
 //!
-//! `gale-expr` evaluates but does not (yet) expose a parser-only entry point, so inspection
-//! uses this conservative structural check: lexical validity, balanced brackets and
+//! YAQL is checked with `gale-expr`'s parser (this module only supplies the reference's
+//! wording). `gale-expr` does not expose a Jinja parser, so Jinja uses this conservative
+//! structural check: lexical validity, balanced brackets and
 //! operand/operator alternation. It rejects what the reference parsers reject in practice
 //! (unclosed calls, dangling operators, YAQL names starting with `__`) and never rejects an
 //! expression those parsers accept as far as the corpus shows; messages follow the
@@ -188,9 +189,32 @@ fn check(src: &str, flavor: Flavor, eos: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Check the inside of one `<% %>`.
+/// Check the inside of one `<% %>` with the YAQL parser; the message uses the reference's
+/// wording where the structural check recognises the problem.
 pub fn check_yaql(expr: &str) -> Result<(), String> {
-    check(expr, Flavor::Yaql, "end of statement")
+    match gale_expr::yaql::Expression::parse(expr) {
+        Ok(_) => Ok(()),
+        Err(e) => Err(check(expr, Flavor::Yaql, "end of statement")
+            .err()
+            .unwrap_or_else(|| parser_message(&e.to_string()))),
+    }
+}
+
+/// `"... YaqlGrammarException: Parse error: x at position 3 in expression '...'"` →
+/// `"Parse error: x at position 3"`.
+fn parser_message(full: &str) -> String {
+    let tail = full
+        .split_once("Exception: Parse error")
+        .map(|(_, t)| format!("Parse error{t}"))
+        .or_else(|| {
+            full.split_once("Exception: Lexical error")
+                .map(|(_, t)| format!("Lexical error{t}"))
+        })
+        .unwrap_or_else(|| full.to_string());
+    match tail.find(" in expression '") {
+        Some(i) => tail[..i].to_string(),
+        None => tail,
+    }
 }
 
 /// Check the inside of one `{{ }}`.
