@@ -5,7 +5,7 @@
 //! headers}` result with 200..206 meaning success.
 
 use crate::params::{json_type, seconds_to_duration, ParamError, Params};
-use crate::pyfmt::{py_float_repr, py_str, py_truthy};
+use crate::pyfmt::{py_float_repr, py_str, py_truthy, python_literal};
 use crate::runner_defs::runner_type_from_json;
 use crate::{RunContext, RunOutcome, RunRequest, Runner};
 use async_trait::async_trait;
@@ -141,137 +141,6 @@ pub fn host_from_url(url: &str) -> String {
         host = host.replace(&format!(":{port}"), "");
     }
     host
-}
-
-/// Python-literal fallback for a JSON body (`ast.literal_eval`): dicts, lists, tuples,
-/// strings, numbers, `True`/`False`/`None`.
-pub fn python_literal(text: &str) -> Option<Value> {
-    let mut p = LiteralParser {
-        s: text.as_bytes(),
-        i: 0,
-    };
-    let v = p.value()?;
-    p.ws();
-    (p.i == p.s.len()).then_some(v)
-}
-
-struct LiteralParser<'a> {
-    s: &'a [u8],
-    i: usize,
-}
-
-impl LiteralParser<'_> {
-    fn ws(&mut self) {
-        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
-            self.i += 1;
-        }
-    }
-    fn eat(&mut self, c: u8) -> bool {
-        self.ws();
-        if self.s.get(self.i) == Some(&c) {
-            self.i += 1;
-            true
-        } else {
-            false
-        }
-    }
-    fn seq(&mut self, close: u8) -> Option<Vec<Value>> {
-        let mut items = Vec::new();
-        loop {
-            if self.eat(close) {
-                return Some(items);
-            }
-            items.push(self.value()?);
-            if !self.eat(b',') {
-                return self.eat(close).then_some(items);
-            }
-        }
-    }
-    fn value(&mut self) -> Option<Value> {
-        self.ws();
-        let c = *self.s.get(self.i)?;
-        match c {
-            b'{' => {
-                self.i += 1;
-                let mut map = Map::new();
-                loop {
-                    if self.eat(b'}') {
-                        return Some(Value::Object(map));
-                    }
-                    let key = match self.value()? {
-                        Value::String(s) => s,
-                        other => py_str(&other),
-                    };
-                    if !self.eat(b':') {
-                        return None;
-                    }
-                    let v = self.value()?;
-                    map.insert(key, v);
-                    if !self.eat(b',') {
-                        return self.eat(b'}').then_some(Value::Object(map));
-                    }
-                }
-            }
-            b'[' => {
-                self.i += 1;
-                self.seq(b']').map(Value::Array)
-            }
-            b'(' => {
-                self.i += 1;
-                self.seq(b')').map(Value::Array)
-            }
-            b'\'' | b'"' => self.string(c),
-            _ => {
-                let start = self.i;
-                while self.i < self.s.len()
-                    && (self.s[self.i].is_ascii_alphanumeric() || b"+-._".contains(&self.s[self.i]))
-                {
-                    self.i += 1;
-                }
-                let word = std::str::from_utf8(&self.s[start..self.i]).ok()?;
-                match word {
-                    "True" => Some(Value::Bool(true)),
-                    "False" => Some(Value::Bool(false)),
-                    "None" => Some(Value::Null),
-                    w => {
-                        let w = w.replace('_', "");
-                        if let Ok(i) = w.parse::<i64>() {
-                            Some(json!(i))
-                        } else {
-                            w.parse::<f64>()
-                                .ok()
-                                .filter(|f| f.is_finite())
-                                .map(|f| json!(f))
-                        }
-                    }
-                }
-            }
-        }
-    }
-    fn string(&mut self, quote: u8) -> Option<Value> {
-        self.i += 1;
-        let mut out = Vec::new();
-        while let Some(&c) = self.s.get(self.i) {
-            self.i += 1;
-            if c == quote {
-                return String::from_utf8(out).ok().map(Value::String);
-            }
-            if c == b'\\' {
-                let e = *self.s.get(self.i)?;
-                self.i += 1;
-                match e {
-                    b'n' => out.push(b'\n'),
-                    b't' => out.push(b'\t'),
-                    b'r' => out.push(b'\r'),
-                    b'0' => out.push(0),
-                    other => out.push(other),
-                }
-            } else {
-                out.push(c);
-            }
-        }
-        None
-    }
 }
 
 /// Python-style `application/x-www-form-urlencoded` for a dict body (requests' `data=dict`).
@@ -759,21 +628,6 @@ mod tests {
         }
         // Python's str.replace removes every ":<port>", even inside an IPv6 address.
         assert_eq!(host_from_url("http://[2001:80::1]:80/"), "2001::1");
-    }
-
-    #[test]
-    fn python_literal_fallback() {
-        assert_eq!(
-            python_literal("{'a': 1, 'b': [True, None, 'x']}"),
-            Some(json!({"a": 1, "b": [true, null, "x"]}))
-        );
-        assert_eq!(python_literal("('a', 2.5)"), Some(json!(["a", 2.5])));
-        assert_eq!(
-            python_literal("{'a': 'it\\'s'}"),
-            Some(json!({"a": "it's"}))
-        );
-        assert_eq!(python_literal("not a literal"), None);
-        assert_eq!(python_literal("{'a': 1"), None);
     }
 
     #[test]

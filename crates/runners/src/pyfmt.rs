@@ -2,7 +2,7 @@
 //! messages with `str()`, `repr()` and `shlex.quote()`, and packs depend on the exact text
 //! (`[1, True]` → `1,True`, `{'a': 1}` as a named argument, `1e+16` for large floats).
 
-use serde_json::{Number, Value};
+use serde_json::{json, Map, Number, Value};
 
 /// `shlex.quote`: tokens made only of safe characters stay as they are, the empty string
 /// becomes `''`, anything else is single-quoted with embedded `'` written as `'"'"'`.
@@ -149,10 +149,140 @@ pub fn py_truthy(v: &Value) -> bool {
     }
 }
 
+/// `ast.literal_eval` for the literals StackStorm content sends as a JSON body: dicts, lists, tuples,
+/// strings, numbers, `True`/`False`/`None`.
+pub fn python_literal(text: &str) -> Option<Value> {
+    let mut p = LiteralParser {
+        s: text.as_bytes(),
+        i: 0,
+    };
+    let v = p.value()?;
+    p.ws();
+    (p.i == p.s.len()).then_some(v)
+}
+
+struct LiteralParser<'a> {
+    s: &'a [u8],
+    i: usize,
+}
+
+impl LiteralParser<'_> {
+    fn ws(&mut self) {
+        while self.i < self.s.len() && self.s[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+    }
+    fn eat(&mut self, c: u8) -> bool {
+        self.ws();
+        if self.s.get(self.i) == Some(&c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+    fn seq(&mut self, close: u8) -> Option<Vec<Value>> {
+        let mut items = Vec::new();
+        loop {
+            if self.eat(close) {
+                return Some(items);
+            }
+            items.push(self.value()?);
+            if !self.eat(b',') {
+                return self.eat(close).then_some(items);
+            }
+        }
+    }
+    fn value(&mut self) -> Option<Value> {
+        self.ws();
+        let c = *self.s.get(self.i)?;
+        match c {
+            b'{' => {
+                self.i += 1;
+                let mut map = Map::new();
+                loop {
+                    if self.eat(b'}') {
+                        return Some(Value::Object(map));
+                    }
+                    let key = match self.value()? {
+                        Value::String(s) => s,
+                        other => py_str(&other),
+                    };
+                    if !self.eat(b':') {
+                        return None;
+                    }
+                    let v = self.value()?;
+                    map.insert(key, v);
+                    if !self.eat(b',') {
+                        return self.eat(b'}').then_some(Value::Object(map));
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                self.seq(b']').map(Value::Array)
+            }
+            b'(' => {
+                self.i += 1;
+                self.seq(b')').map(Value::Array)
+            }
+            b'\'' | b'"' => self.string(c),
+            _ => {
+                let start = self.i;
+                while self.i < self.s.len()
+                    && (self.s[self.i].is_ascii_alphanumeric() || b"+-._".contains(&self.s[self.i]))
+                {
+                    self.i += 1;
+                }
+                let word = std::str::from_utf8(&self.s[start..self.i]).ok()?;
+                match word {
+                    "True" => Some(Value::Bool(true)),
+                    "False" => Some(Value::Bool(false)),
+                    "None" => Some(Value::Null),
+                    w => {
+                        let w = w.replace('_', "");
+                        if let Ok(i) = w.parse::<i64>() {
+                            Some(json!(i))
+                        } else {
+                            w.parse::<f64>()
+                                .ok()
+                                .filter(|f| f.is_finite())
+                                .map(|f| json!(f))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    fn string(&mut self, quote: u8) -> Option<Value> {
+        self.i += 1;
+        let mut out = Vec::new();
+        while let Some(&c) = self.s.get(self.i) {
+            self.i += 1;
+            if c == quote {
+                return String::from_utf8(out).ok().map(Value::String);
+            }
+            if c == b'\\' {
+                let e = *self.s.get(self.i)?;
+                self.i += 1;
+                match e {
+                    b'n' => out.push(b'\n'),
+                    b't' => out.push(b'\t'),
+                    b'r' => out.push(b'\r'),
+                    b'0' => out.push(0),
+                    other => out.push(other),
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        None
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn shlex_quote_matches_python() {
@@ -195,6 +325,21 @@ mod tests {
             "{'a': 1, 'b': \"it's\"}"
         );
         assert_eq!(py_repr(&json!("a\nb'\"")), "'a\\nb\\'\"'");
+    }
+
+    #[test]
+    fn python_literal_fallback() {
+        assert_eq!(
+            python_literal("{'a': 1, 'b': [True, None, 'x']}"),
+            Some(json!({"a": 1, "b": [true, null, "x"]}))
+        );
+        assert_eq!(python_literal("('a', 2.5)"), Some(json!(["a", 2.5])));
+        assert_eq!(
+            python_literal("{'a': 'it\\'s'}"),
+            Some(json!({"a": "it's"}))
+        );
+        assert_eq!(python_literal("not a literal"), None);
+        assert_eq!(python_literal("{'a': 1"), None);
     }
 
     #[test]
