@@ -315,8 +315,9 @@ pub async fn run_process(
             tracing::info!(pid, ?ending, "killing process group");
             signal_group(pgid, libc::SIGTERM);
             let mut observed = tokio::time::timeout(KILL_GRACE, &mut work).await.ok();
+            // Whatever ignored SIGTERM (possibly outliving the leader) is killed outright.
+            signal_group(pgid, libc::SIGKILL);
             if observed.is_none() {
-                signal_group(pgid, libc::SIGKILL);
                 observed = tokio::time::timeout(KILL_GRACE, &mut work).await.ok();
             }
             let code = match observed {
@@ -473,6 +474,27 @@ mod tests {
             .unwrap();
         wait_gone(out.pid).await;
         wait_gone(child).await;
+    }
+
+    #[tokio::test]
+    async fn processes_ignoring_sigterm_are_killed_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("stubborn");
+        let mut s = spec(&format!(
+            "sh -c \"trap '' TERM; exec sleep 30\" >/dev/null 2>&1 & echo $! > {}; wait",
+            pidfile.display()
+        ));
+        s.timeout = Some(Duration::from_millis(500));
+        let out = run_process(s, &CancellationToken::new(), Arc::new(crate::NullSink))
+            .await
+            .unwrap();
+        assert_eq!(out.ending, Ending::TimedOut);
+        let pid: u32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        wait_gone(pid).await;
     }
 
     #[tokio::test]
