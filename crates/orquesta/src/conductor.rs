@@ -130,15 +130,13 @@ fn route_key(task_id: &str, route: usize) -> String {
 }
 
 impl WorkflowState {
-    fn is_last(&self, idx: usize) -> bool {
-        self.tasks.values().any(|&i| i == idx)
-    }
-
+    /// Whether the latest execution of some task (on some route) has a status matching.
     fn last_with(&self, pred: impl Fn(Status) -> bool) -> bool {
-        self.sequence
-            .iter()
-            .enumerate()
-            .any(|(i, t)| t.status.is_some_and(&pred) && self.is_last(i))
+        self.tasks.values().any(|&i| {
+            self.sequence
+                .get(i)
+                .is_some_and(|t| t.status.is_some_and(&pred))
+        })
     }
 
     pub fn has_active_tasks(&self) -> bool {
@@ -549,6 +547,16 @@ impl Conductor {
         serde_json::to_value(self).map_err(|e| ConductorError::State(e.to_string()))
     }
 
+    /// The conductor as compact JSON text (cheaper than building a `Value` tree).
+    pub fn to_json_string(&self) -> Result<String, ConductorError> {
+        serde_json::to_string(self).map_err(|e| ConductorError::State(e.to_string()))
+    }
+
+    /// Restore a conductor persisted with [`Conductor::to_json_string`].
+    pub fn from_json_str(text: &str) -> Result<Conductor, ConductorError> {
+        serde_json::from_str(text).map_err(|e| ConductorError::State(e.to_string()))
+    }
+
     /// Restore a conductor persisted with [`Conductor::serialize`].
     pub fn deserialize(v: Value) -> Result<Conductor, ConductorError> {
         serde_json::from_value(v).map_err(|e| ConductorError::State(e.to_string()))
@@ -631,9 +639,20 @@ impl Conductor {
     pub fn request_workflow_status(&mut self, status: Status) -> Result<(), ConductorError> {
         let current = self.state.status;
         let event = format!("workflow_{}", status.as_str());
-        let active: Vec<usize> = (0..self.state.sequence.len())
-            .filter(|&i| self.state.sequence[i].status().is_active() && self.state.is_last(i))
+        let mut active: Vec<usize> = self
+            .state
+            .tasks
+            .values()
+            .copied()
+            .filter(|&i| {
+                self.state
+                    .sequence
+                    .get(i)
+                    .is_some_and(|t| t.status().is_active())
+            })
             .collect();
+        active.sort_unstable();
+        active.dedup();
         for i in active {
             let entry = &self.state.sequence[i];
             let mut name = event.clone();
@@ -1443,7 +1462,7 @@ impl Conductor {
     }
 
     fn evaluate_route(&mut self, t: &Transition, prev_route: usize) -> usize {
-        if !self.spec.is_split_task(&t.target) || self.graph.in_cycle(&t.target) {
+        if !self.graph.starts_route(&t.target) {
             return prev_route;
         }
         let old = self

@@ -14,6 +14,12 @@ pub struct Node {
     pub barrier: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub retry: Option<GraphRetry>,
+    /// Reached by several transitions and not a join: runs once per route.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub split: bool,
+    /// On a cycle of the graph (loops keep their route).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub cycle: bool,
 }
 
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -118,7 +124,22 @@ impl WorkflowGraph {
                 }
             }
         }
+        // Route decisions need these on every transition; compute them once.
+        let names: Vec<String> = g.nodes.keys().cloned().collect();
+        for name in names {
+            let split = spec.is_split_task(&name);
+            let cycle = g.in_cycle(&name);
+            if let Some(n) = g.nodes.get_mut(&name) {
+                n.split = split;
+                n.cycle = cycle;
+            }
+        }
         g
+    }
+
+    /// Whether transitions into `id` start a new route.
+    pub fn starts_route(&self, id: &str) -> bool {
+        self.nodes.get(id).is_some_and(|n| n.split && !n.cycle)
     }
 
     pub fn has_task(&self, id: &str) -> bool {

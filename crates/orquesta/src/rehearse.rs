@@ -80,8 +80,8 @@ type Step = Result<(), String>;
 
 impl Driver {
     fn refresh(&mut self) -> Step {
-        let data = self.conductor.serialize().map_err(|e| e.to_string())?;
-        self.conductor = Conductor::deserialize(data).map_err(|e| e.to_string())?;
+        let data = self.conductor.to_json_string().map_err(|e| e.to_string())?;
+        self.conductor = Conductor::from_json_str(&data).map_err(|e| e.to_string())?;
         Ok(())
     }
 
