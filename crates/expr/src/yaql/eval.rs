@@ -14,11 +14,17 @@ use super::YaqlError;
 use crate::ContextProvider;
 
 /// Deepest nesting of evaluation (sub-expressions, lambda and `def` calls).
-const MAX_EVAL_DEPTH: u32 = 200;
+const MAX_EVAL_DEPTH: u32 = 120;
 /// Largest string or list a single operation may build.
 pub const MAX_SIZE: usize = 4_000_000;
 
 pub type R<'a> = Result<Value<'a>, YaqlError>;
+
+#[cfg(test)]
+thread_local! {
+    /// (first address seen, lowest address seen, deepest level): stack use per level in tests.
+    pub static STACK_PROBE: Cell<(usize, usize, u32)> = const { Cell::new((0, usize::MAX, 0)) };
+}
 
 pub struct Ev<'a> {
     pub data: &'a J,
@@ -83,6 +89,16 @@ impl<'a> Ev<'a> {
             )));
         }
         self.depth.set(d);
+        #[cfg(test)]
+        {
+            let marker = 0u8;
+            let addr = &marker as *const u8 as usize;
+            STACK_PROBE.with(|p| {
+                let (top, low, maxd) = p.get();
+                let top = if top == 0 { addr } else { top };
+                p.set((top, low.min(addr), maxd.max(d)));
+            });
+        }
         let r = self.eval_inner(e, sc);
         self.depth.set(d - 1);
         r
@@ -126,59 +142,10 @@ impl<'a> Ev<'a> {
                     Some(e.pos),
                 ))
             }
-            Kind::Index(recv, args) => {
-                let r = self.eval(recv, sc)?;
-                let mut keys = Vec::with_capacity(args.len());
-                for a in args {
-                    match a {
-                        Arg::Pos(x) => keys.push(self.eval(x, sc)?),
-                        Arg::Named(..) => return Err(no_match("#indexer", e.pos)),
-                    }
-                }
-                self.index(&r, &keys, e.pos)
-            }
-            Kind::List(args) => {
-                let mut out = Vec::with_capacity(args.len());
-                for a in args {
-                    match a {
-                        Arg::Pos(x) => out.push(self.eval(x, sc)?),
-                        Arg::Named(..) => return Err(no_match("#list", e.pos)),
-                    }
-                }
-                Ok(Value::list(out))
-            }
-            Kind::Map(args) => {
-                let mut out = OwnedDict::with_capacity(args.len());
-                for a in args {
-                    match a {
-                        Arg::Named(k, v) => {
-                            let k = self.eval(k, sc)?;
-                            let v = self.eval(v, sc)?;
-                            out.insert(Key(k), v);
-                        }
-                        Arg::Pos(_) => return Err(no_match("#map", e.pos)),
-                    }
-                }
-                Ok(Value::dict(out))
-            }
-            Kind::Unary(op, x) => {
-                let v = self.eval(x, sc)?;
-                match op {
-                    UnOp::Not => Ok(Value::Bool(!v.truthy())),
-                    UnOp::Plus => match v {
-                        Value::Int(_) | Value::Float(_) => Ok(v),
-                        _ => Err(no_match("#unary_operator_+", e.pos)),
-                    },
-                    UnOp::Neg => match v {
-                        Value::Int(i) => i
-                            .checked_neg()
-                            .map(Value::Int)
-                            .ok_or_else(|| overflow(e.pos)),
-                        Value::Float(f) => Ok(Value::Float(-f)),
-                        _ => Err(no_match("#unary_operator_-", e.pos)),
-                    },
-                }
-            }
+            Kind::Index(recv, args) => self.eval_index(e, recv, args, sc),
+            Kind::List(args) => self.eval_list(e, args, sc),
+            Kind::Map(args) => self.eval_map(e, args, sc),
+            Kind::Unary(op, x) => self.eval_unary(e, *op, x, sc),
             Kind::Binary(op, l, r) => self.binary(*op, l, r, sc, e.pos),
             Kind::Arrow(l, r) => {
                 let left = self.eval(l, sc)?;
@@ -191,6 +158,69 @@ impl<'a> Ev<'a> {
                     )),
                 }
             }
+        }
+    }
+
+    fn eval_index(
+        &self,
+        e: &'a Expr,
+        recv: &'a Expr,
+        args: &'a [Arg],
+        sc: &Rc<Scope<'a>>,
+    ) -> R<'a> {
+        let r = self.eval(recv, sc)?;
+        let mut keys = Vec::with_capacity(args.len());
+        for a in args {
+            match a {
+                Arg::Pos(x) => keys.push(self.eval(x, sc)?),
+                Arg::Named(..) => return Err(no_match("#indexer", e.pos)),
+            }
+        }
+        self.index(&r, &keys, e.pos)
+    }
+
+    fn eval_list(&self, e: &'a Expr, args: &'a [Arg], sc: &Rc<Scope<'a>>) -> R<'a> {
+        let mut out = Vec::with_capacity(args.len());
+        for a in args {
+            match a {
+                Arg::Pos(x) => out.push(self.eval(x, sc)?),
+                Arg::Named(..) => return Err(no_match("#list", e.pos)),
+            }
+        }
+        Ok(Value::list(out))
+    }
+
+    fn eval_map(&self, e: &'a Expr, args: &'a [Arg], sc: &Rc<Scope<'a>>) -> R<'a> {
+        let mut out = OwnedDict::with_capacity(args.len());
+        for a in args {
+            match a {
+                Arg::Named(k, v) => {
+                    let k = self.eval(k, sc)?;
+                    let v = self.eval(v, sc)?;
+                    out.insert(Key(k), v);
+                }
+                Arg::Pos(_) => return Err(no_match("#map", e.pos)),
+            }
+        }
+        Ok(Value::dict(out))
+    }
+
+    fn eval_unary(&self, e: &'a Expr, op: UnOp, x: &'a Expr, sc: &Rc<Scope<'a>>) -> R<'a> {
+        let v = self.eval(x, sc)?;
+        match op {
+            UnOp::Not => Ok(Value::Bool(!v.truthy())),
+            UnOp::Plus => match v {
+                Value::Int(_) | Value::Float(_) => Ok(v),
+                _ => Err(no_match("#unary_operator_+", e.pos)),
+            },
+            UnOp::Neg => match v {
+                Value::Int(i) => i
+                    .checked_neg()
+                    .map(Value::Int)
+                    .ok_or_else(|| overflow(e.pos)),
+                Value::Float(f) => Ok(Value::Float(-f)),
+                _ => Err(no_match("#unary_operator_-", e.pos)),
+            },
         }
     }
 

@@ -149,160 +149,22 @@ pub fn dispatch<'a>(c: &Call<'a, '_>) -> R<'a> {
     }
     match c.name {
         // ---------------------------------------------------------------- system
-        "let" | "with" => {
-            if c.name == "with" && !c.named.is_empty() {
-                return Err(c.nomatch());
-            }
-            let mut s = Scope::child(c.sc);
-            s.pos = c.vals()?;
-            for (k, v) in &c.named {
-                let name = keyword_of(k).ok_or_else(|| c.nomatch())?;
-                s.vars.push((name.into(), c.ev.eval(v, c.sc)?));
-            }
-            Ok(Value::Scope(Rc::new(s)))
-        }
-        "def" => {
-            c.arity(2, 2)?;
-            let name = c.val(0)?;
-            let name = name.as_str().ok_or_else(|| c.nomatch())?;
-            let body = c.expr(1).ok_or_else(|| c.nomatch())?;
-            let mut s = Scope::child(c.sc);
-            s.funcs.push((name.into(), body));
-            Ok(Value::Scope(Rc::new(s)))
-        }
-        "unpack" => {
-            let seq = c.val(0)?;
-            let items = iterable(c, &seq)?;
-            let mut s = Scope::child(c.sc);
-            if c.n() == 1 {
-                s.pos = items;
-            } else {
-                if items.len() != c.n() - 1 {
-                    return Err(YaqlError::new(
-                        "ValueError",
-                        format!("Cannot unpack {} elements into {}", items.len(), c.n() - 1),
-                        Some(c.pos),
-                    ));
-                }
-                for (i, v) in items.into_iter().enumerate() {
-                    let name = c.val(i + 1)?;
-                    let name = name.as_str().ok_or_else(|| c.nomatch())?;
-                    s.vars.push((name.into(), v));
-                }
-            }
-            Ok(Value::Scope(Rc::new(s)))
-        }
-        "assert" => {
-            c.arity(2, 3)?;
-            let obj = c.val(0)?;
-            let cond = c.lam(1)?;
-            let msg = if c.n() > 2 {
-                str_of(c, &c.val(2)?)?
-            } else {
-                "Assertion failed".into()
-            };
-            if !c.ev.apply(&cond, &[obj.clone()])?.truthy() {
-                return Err(YaqlError::new("AssertionError", msg, Some(c.pos)));
-            }
-            Ok(obj)
-        }
-        "call" => {
-            c.arity(3, 3)?;
-            let name = c.val(0)?;
-            let name = name.as_str().ok_or_else(|| c.nomatch())?.to_string();
-            let args = iterable(c, &c.val(1)?)?;
-            match c.val(2)? {
-                Value::Dict(d) if d.len() == 0 => {}
-                _ => return Err(c.nomatch()),
-            }
-            let inner = Call {
-                ev: c.ev,
-                sc: c.sc,
-                name: &name,
-                is_method: false,
-                slots: args.into_iter().map(super::eval::Slot::Val).collect(),
-                named: Vec::new(),
-                pos: c.pos,
-            };
-            dispatch(&inner)
-        }
+        "let" | "with" => std_let(c),
+        "def" => std_def(c),
+        "unpack" => std_unpack(c),
+        "assert" => std_assert(c),
+        "call" => std_call(c),
         // ---------------------------------------------------------------- boolean / branching
-        "bool" => {
-            c.arity(1, 1)?;
-            Ok(Value::Bool(c.val(0)?.truthy()))
-        }
-        "isBoolean" => {
-            c.arity(1, 1)?;
-            Ok(Value::Bool(matches!(c.val(0)?, Value::Bool(_))))
-        }
-        "switch" => {
-            if c.n() > 0 {
-                return Err(c.nomatch());
-            }
-            for (k, v) in &c.named {
-                if c.ev.eval(k, c.sc)?.truthy() {
-                    return c.ev.eval(v, c.sc);
-                }
-            }
-            Ok(Value::Null)
-        }
-        "selectCase" | "selectAllCases" | "examine" => {
-            no_kw(c)?;
-            let mut all = Vec::new();
-            for i in 0..c.n() {
-                let t = c.val(i)?.truthy();
-                match c.name {
-                    "selectCase" if t => return Ok(Value::Int(i as i128)),
-                    "selectAllCases" if t => all.push(Value::Int(i as i128)),
-                    "examine" => all.push(Value::Bool(t)),
-                    _ => {}
-                }
-            }
-            if c.name == "selectCase" {
-                return Ok(Value::Int(c.n() as i128));
-            }
-            Ok(Value::list(all))
-        }
-        "switchCase" => {
-            let case = c.val(0)?.as_int().ok_or_else(|| c.nomatch())?;
-            let cases = c.n() - 1;
-            if cases == 0 {
-                return Ok(Value::Null);
-            }
-            let idx = if case >= 0 && (case as usize) < cases {
-                case as usize
-            } else {
-                cases - 1
-            };
-            c.val(idx + 1)
-        }
-        "coalesce" => {
-            no_kw(c)?;
-            for i in 0..c.n() {
-                let v = c.val(i)?;
-                if !matches!(v, Value::Null) {
-                    return Ok(v);
-                }
-            }
-            Ok(Value::Null)
-        }
+        "bool" => std_bool(c),
+        "isBoolean" => std_is_boolean(c),
+        "switch" => std_switch(c),
+        "selectCase" | "selectAllCases" | "examine" => std_select_case(c),
+        "switchCase" => std_switch_case(c),
+        "coalesce" => std_coalesce(c),
         // ---------------------------------------------------------------- math
-        "abs" => {
-            c.arity(1, 1)?;
-            match c.val(0)? {
-                Value::Int(i) => i.checked_abs().map(Value::Int).ok_or_else(|| overflow(c)),
-                Value::Float(f) => Ok(Value::Float(f.abs())),
-                v => Err(c.nomatch_types(&[&v])),
-            }
-        }
-        "int" => {
-            c.arity(1, 1)?;
-            to_int(c, &c.val(0)?)
-        }
-        "float" => {
-            c.arity(1, 1)?;
-            to_float(c, &c.val(0)?)
-        }
+        "abs" => std_abs(c),
+        "int" => std_int(c),
+        "float" => std_float(c),
         "random" => match c.n() {
             0 => Ok(Value::Float(pseudo_random())),
             2 => {
@@ -321,1265 +183,1578 @@ pub fn dispatch<'a>(c: &Call<'a, '_>) -> R<'a> {
             _ => Err(c.nomatch()),
         },
         "bitwiseAnd" | "bitwiseOr" | "bitwiseXor" | "shiftBitsLeft" | "shiftBitsRight" => {
-            c.arity(2, 2)?;
-            let (a, b) = (c.val(0)?, c.val(1)?);
-            let (x, y) = (int_arg(c, &a)?, int_arg(c, &b)?);
-            Ok(Value::Int(match c.name {
-                "bitwiseAnd" => x & y,
-                "bitwiseOr" => x | y,
-                "bitwiseXor" => x ^ y,
-                "shiftBitsLeft" => {
-                    if !(0..127).contains(&y) {
-                        return Err(YaqlError::new(
-                            "ValueError",
-                            format!("shift count {y} out of range"),
-                            Some(c.pos),
-                        ));
-                    }
-                    x.checked_mul(1i128 << y).ok_or_else(|| overflow(c))?
-                }
-                _ => {
-                    if y < 0 {
-                        return Err(YaqlError::new(
-                            "ValueError",
-                            "negative shift count".into(),
-                            Some(c.pos),
-                        ));
-                    }
-                    x >> y.min(127)
-                }
-            }))
+            std_bitwise_and(c)
         }
-        "bitwiseNot" => {
-            c.arity(1, 1)?;
-            Ok(Value::Int(!int_arg(c, &c.val(0)?)?))
-        }
-        "max" | "min" if !c.is_method && c.n() == 2 => {
-            let (a, b) = (c.val(0)?, c.val(1)?);
-            pick_max_min(c, a, b, c.name == "max")
-        }
-        "max" | "min" => {
-            c.arity(1, 2)?;
-            let coll = c.val(0)?;
-            if !coll.is_iterable() {
-                return Err(c.nomatch_types(&[&coll]));
-            }
-            let items = c.ev.collect(&coll)?;
-            let mut it = items.into_iter();
-            let mut acc = if c.n() > 1 {
-                c.val(1)?
-            } else {
-                it.next().ok_or_else(|| {
-                    YaqlError::new(
-                        "TypeError",
-                        "reduce() of empty iterable with no initial value".into(),
-                        Some(c.pos),
-                    )
-                })?
-            };
-            for x in it {
-                c.ev.tick(1)?;
-                acc = pick_max_min(c, acc, x, c.name == "max")?;
-            }
-            Ok(acc)
-        }
-        "pow" => {
-            c.arity(2, 3)?;
-            let (a, b) = (c.val(0)?, c.val(1)?);
-            if c.n() == 3 {
-                let m = c.val(2)?;
-                if !matches!(m, Value::Null) {
-                    let (x, y, z) = (int_arg(c, &a)?, int_arg(c, &b)?, int_arg(c, &m)?);
-                    if z == 0 {
-                        return Err(YaqlError::new(
-                            "ValueError",
-                            "pow() 3rd argument cannot be 0".into(),
-                            Some(c.pos),
-                        ));
-                    }
-                    if y < 0 {
-                        return Err(YaqlError::new(
-                            "ValueError",
-                            "negative exponent with modulus is not supported".into(),
-                            Some(c.pos),
-                        ));
-                    }
-                    return Ok(Value::Int(mod_pow(x, y, z)));
-                }
-            }
-            match (&a, &b) {
-                (Value::Int(x), Value::Int(y)) if *y >= 0 => {
-                    let e = u32::try_from(*y).map_err(|_| overflow(c))?;
-                    x.checked_pow(e).map(Value::Int).ok_or_else(|| overflow(c))
-                }
-                (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
-                    let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
-                    if x == 0.0 && y < 0.0 {
-                        return Err(YaqlError::new(
-                            "ZeroDivisionError",
-                            "0.0 cannot be raised to a negative power".into(),
-                            Some(c.pos),
-                        ));
-                    }
-                    Ok(Value::Float(x.powf(y)))
-                }
-                _ => Err(c.nomatch_types(&[&a, &b])),
-            }
-        }
-        "sign" => {
-            c.arity(1, 1)?;
-            let v = c.val(0)?;
-            let x = match &v {
-                Value::Int(_) | Value::Float(_) => v.as_f64().unwrap_or(0.0),
-                _ => return Err(c.nomatch_types(&[&v])),
-            };
-            Ok(Value::Int(if x > 0.0 {
-                1
-            } else if x < 0.0 {
-                -1
-            } else {
-                0
-            }))
-        }
-        "round" => {
-            c.arity(1, 2)?;
-            let v = c.val(0)?;
-            let nd = if c.n() > 1 {
-                int_arg(c, &c.val(1)?)?
-            } else {
-                0
-            };
-            match v {
-                Value::Int(i) => {
-                    if nd >= 0 {
-                        return Ok(Value::Int(i));
-                    }
-                    let p = 10i128
-                        .checked_pow((-nd) as u32)
-                        .ok_or_else(|| overflow(c))?;
-                    let q = i.div_euclid(p);
-                    let r = i.rem_euclid(p);
-                    let q = if r * 2 > p || (r * 2 == p && q % 2 != 0) {
-                        q + 1
-                    } else {
-                        q
-                    };
-                    Ok(Value::Int(q * p))
-                }
-                Value::Float(f) => Ok(Value::Float(round_float(f, nd))),
-                v => Err(c.nomatch_types(&[&v])),
-            }
-        }
-        "isInteger" => {
-            c.arity(1, 1)?;
-            Ok(Value::Bool(matches!(c.val(0)?, Value::Int(_))))
-        }
-        "isNumber" => {
-            c.arity(1, 1)?;
-            Ok(Value::Bool(matches!(
-                c.val(0)?,
-                Value::Int(_) | Value::Float(_)
-            )))
-        }
+        "bitwiseNot" => std_bitwise_not(c),
+        "max" | "min" if !c.is_method && c.n() == 2 => std_max(c),
+        "max" | "min" => std_max_2(c),
+        "pow" => std_pow(c),
+        "sign" => std_sign(c),
+        "round" => std_round(c),
+        "isInteger" => std_is_integer(c),
+        "isNumber" => std_is_number(c),
         // ---------------------------------------------------------------- strings
-        "str" => {
-            c.arity(1, 1)?;
-            Ok(Value::string(yaql_str(&c.val(0)?)))
-        }
-        "isString" => {
-            c.arity(1, 1)?;
-            Ok(Value::Bool(matches!(c.val(0)?, Value::Str(_))))
-        }
-        "hex" => {
-            c.arity(1, 1)?;
-            match c.val(0)? {
-                Value::Int(i) => Ok(Value::string(if i < 0 {
-                    format!("-0x{:x}", -i)
-                } else {
-                    format!("0x{i:x}")
-                })),
-                v => Err(YaqlError::new(
-                    "TypeError",
-                    format!(
-                        "'{}' object cannot be interpreted as an integer",
-                        v.type_name()
-                    ),
-                    Some(c.pos),
-                )),
-            }
-        }
-        "characters" => {
-            let mut s = String::new();
-            for (k, chars) in [
-                ("digits", "0123456789"),
-                ("hexdigits", "0123456789abcdefABCDEF"),
-                ("asciiLowercase", "abcdefghijklmnopqrstuvwxyz"),
-                ("asciiUppercase", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
-                (
-                    "asciiLetters",
-                    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
-                ),
-                ("octdigits", "01234567"),
-                ("punctuation", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
-                ("whitespace", " \t\n\r\x0b\x0c"),
-            ] {
-                if c.kw(k)?.is_some_and(|v| v.truthy()) {
-                    s.push_str(chars);
-                }
-            }
-            let set: IndexSet<char> = s.chars().collect();
-            Ok(Value::list(
-                set.into_iter()
-                    .map(|ch| Value::string(ch.to_string()))
-                    .collect(),
-            ))
-        }
-        "concat" => {
-            no_kw(c)?;
-            let vals = c.vals()?;
-            if !c.is_method && vals.iter().all(|v| matches!(v, Value::Str(_))) {
-                let mut s = String::new();
-                for v in &vals {
-                    s.push_str(v.as_str().unwrap_or_default());
-                }
-                c.ev.check_size(s.len())?;
-                return Ok(Value::string(s));
-            }
-            if vals.iter().all(|v| v.is_iterable()) {
-                let mut out = Vec::new();
-                for v in &vals {
-                    out.extend(c.ev.collect(v)?);
-                }
-                c.ev.check_size(out.len())?;
-                return Ok(Value::list(out));
-            }
-            let refs: Vec<&Value> = vals.iter().collect();
-            Err(c.nomatch_types(&refs))
-        }
-        "len" => {
-            c.arity(1, 1)?;
-            let v = c.val(0)?;
-            let n = match &v {
-                Value::Str(s) => s.chars().count(),
-                Value::Dict(d) => d.len(),
-                Value::List(l) => l.len(),
-                Value::Set(s) => s.len(),
-                Value::Gen(_) => c.ev.collect(&v)?.len(),
-                _ => return Err(c.nomatch_types(&[&v])),
-            };
-            Ok(Value::Int(n as i128))
-        }
-        "toUpper" | "toLower" => {
-            c.arity(1, 1)?;
-            let v = c.val(0)?;
-            let s = v.as_str().ok_or_else(|| c.nomatch_types(&[&v]))?;
-            Ok(Value::string(if c.name == "toUpper" {
-                s.to_uppercase()
-            } else {
-                s.to_lowercase()
-            }))
-        }
+        "str" => std_str(c),
+        "isString" => std_is_string(c),
+        "hex" => std_hex(c),
+        "characters" => std_characters(c),
+        "concat" => std_concat(c),
+        "len" => std_len(c),
+        "toUpper" | "toLower" => std_to_upper(c),
         "split" | "rightSplit" => split(c),
         "join" => join(c),
-        "trim" | "trimLeft" | "trimRight" => {
-            c.arity(1, 2)?;
-            let v = c.val(0)?;
-            let s = v.as_str().ok_or_else(|| c.nomatch_types(&[&v]))?;
-            let chars = if c.n() > 1 {
-                opt_str(c, &c.val(1)?)?
-            } else {
-                None
-            };
-            let pred = |ch: char| match &chars {
-                Some(cs) => cs.contains(ch),
-                None => ch.is_whitespace(),
-            };
-            Ok(Value::string(
-                match c.name {
-                    "trim" => s.trim_matches(pred),
-                    "trimLeft" => s.trim_start_matches(pred),
-                    _ => s.trim_end_matches(pred),
-                }
-                .to_string(),
-            ))
-        }
-        "norm" | "isEmpty" => {
-            let v = c.val(0)?;
-            let s = match &v {
-                Value::Null => None,
-                Value::Str(s) => Some(s.clone()),
-                _ => return Err(c.nomatch_types(&[&v])),
-            };
-            let (trim, chars) = if c.name == "norm" {
-                c.arity(1, 2)?;
-                let chars = if c.n() > 1 {
-                    opt_str(c, &c.val(1)?)?
-                } else {
-                    None
-                };
-                (true, chars)
-            } else {
-                c.arity(1, 3)?;
-                c.only_kw(&["trim", "chars", "trimSpaces"])?;
-                let trim = match (c.n() > 1, c.kw("trim")?) {
-                    (true, _) => c.val(1)?.truthy(),
-                    (false, Some(t)) => t.truthy(),
-                    _ => true,
-                };
-                let chars = if c.n() > 2 {
-                    opt_str(c, &c.val(2)?)?
-                } else {
-                    match c.kw("chars")? {
-                        Some(v) => opt_str(c, &v)?,
-                        None => None,
-                    }
-                };
-                (trim, chars)
-            };
-            let Some(s) = s else {
-                return Ok(if c.name == "norm" {
-                    Value::Null
-                } else {
-                    Value::Bool(true)
-                });
-            };
-            let t: &str = if trim {
-                s.trim_matches(|ch: char| match &chars {
-                    Some(cs) => cs.contains(ch),
-                    None => ch.is_whitespace(),
-                })
-            } else {
-                &s
-            };
-            if c.name == "isEmpty" {
-                return Ok(Value::Bool(t.is_empty()));
-            }
-            Ok(if t.is_empty() {
-                Value::Null
-            } else {
-                Value::string(t.to_string())
-            })
-        }
+        "trim" | "trimLeft" | "trimRight" => std_trim(c),
+        "norm" | "isEmpty" => std_norm(c),
         "replace" => replace(c),
-        "substring" => {
-            c.arity(2, 3)?;
-            let v = c.val(0)?;
-            let s = v.as_str().ok_or_else(|| c.nomatch())?;
-            let chars: Vec<char> = s.chars().collect();
-            let n = chars.len() as i128;
-            let start = int_arg(c, &c.val(1)?)?;
-            let mut length = if c.n() > 2 {
-                int_arg(c, &c.val(2)?)?
-            } else {
-                -1
-            };
-            if length < 0 {
-                length = n;
-            }
-            let start = if start < 0 { start + n } else { start };
-            let (a, b) = py_slice_bounds(start, start.saturating_add(length), n);
-            Ok(Value::string(chars[a..b].iter().collect()))
-        }
+        "substring" => std_substring(c),
         "indexOf" | "lastIndexOf" => index_of(c),
-        "toCharArray" => {
-            c.arity(1, 1)?;
-            let v = c.val(0)?;
-            let s = v.as_str().ok_or_else(|| c.nomatch())?;
-            Ok(Value::list(
-                s.chars().map(|ch| Value::string(ch.to_string())).collect(),
-            ))
-        }
-        "startsWith" | "endsWith" => {
-            if c.n() < 2 {
-                return Err(c.nomatch());
-            }
-            let v = c.val(0)?;
-            let s = v.as_str().ok_or_else(|| c.nomatch())?;
-            for i in 1..c.n() {
-                let p = c.val(i)?;
-                let p = p.as_str().ok_or_else(|| c.nomatch())?;
-                let hit = if c.name == "startsWith" {
-                    s.starts_with(p)
-                } else {
-                    s.ends_with(p)
-                };
-                if hit {
-                    return Ok(Value::Bool(true));
-                }
-            }
-            Ok(Value::Bool(false))
-        }
+        "toCharArray" => std_to_char_array(c),
+        "startsWith" | "endsWith" => std_starts_with(c),
         // ---------------------------------------------------------------- collections
-        "list" | "set" if !c.is_method => {
-            c.only_kw(&[])?;
-            let mut out = Vec::new();
-            for i in 0..c.n() {
-                let v = c.val(i)?;
-                let lazy = matches!(c.expr(i).map(|e| &e.kind),
-                    Some(Kind::Method { name, .. }) | Some(Kind::Call(name, _)) if returns_iterator(name));
-                if lazy && v.is_iterable() {
-                    out.extend(c.ev.collect(&v)?);
-                } else {
-                    out.push(v);
-                }
-            }
-            if c.name == "list" {
-                Ok(Value::list(out))
-            } else {
-                Ok(Value::set(out.into_iter().map(Key).collect()))
-            }
-        }
+        "list" | "set" if !c.is_method => std_list(c),
         "set" => dict_set(c),
-        "flatten" => {
-            c.arity(1, 1)?;
-            let v = c.val(0)?;
-            if !v.is_iterable() {
-                return Err(c.nomatch_types(&[&v]));
-            }
-            let mut out = Vec::new();
-            flatten_into(c, &v, &mut out, 0)?;
-            Ok(Value::list(out))
-        }
-        "toList" => {
-            c.arity(1, 1)?;
-            let v = c.val(0)?;
-            Ok(Value::list(iterable(c, &v)?))
-        }
-        "dict" => {
-            if c.n() == 0 {
-                let mut d = OwnedDict::new();
-                for (k, v) in &c.named {
-                    d.insert(Key(c.ev.eval(k, c.sc)?), c.ev.eval(v, c.sc)?);
-                }
-                return Ok(Value::dict(d));
-            }
-            if c.n() != 1 || !c.named.is_empty() {
-                return Err(c.nomatch());
-            }
-            let v = c.val(0)?;
-            let items = iterable(c, &v)?;
-            let mut d = OwnedDict::new();
-            for it in items {
-                let (k, v) = pair(c, &it)?;
-                d.insert(Key(k), v);
-            }
-            Ok(Value::dict(d))
-        }
-        "toDict" => {
-            c.arity(2, 3)?;
-            let coll = c.val(0)?;
-            let items = iterable(c, &coll)?;
-            let ks = c.lam(1)?;
-            let vs = if c.n() > 2 { Some(c.lam(2)?) } else { None };
-            let mut d = OwnedDict::new();
-            for t in items {
-                c.ev.tick(1)?;
-                let k = c.ev.apply(&ks, &[t.clone()])?;
-                let v = match &vs {
-                    Some(l) => c.ev.apply(l, &[t])?,
-                    None => t,
-                };
-                d.insert(Key(k), v);
-            }
-            Ok(Value::dict(d))
-        }
-        "get" => {
-            c.arity(2, 3)?;
-            let d = dict_arg(c, &c.val(0)?)?;
-            let k = c.val(1)?;
-            let default = if c.n() > 2 { c.val(2)? } else { Value::Null };
-            Ok(d.get(&k).unwrap_or(default))
-        }
-        "keys" | "values" | "items" => {
-            c.arity(1, 1)?;
-            let d = dict_arg(c, &c.val(0)?)?;
-            let e = d.entries();
-            Ok(match c.name {
-                "keys" => Value::set(e.into_iter().map(|(k, _)| Key(k)).collect()),
-                "values" => Value::list(e.into_iter().map(|(_, v)| v).collect()),
-                _ => Value::set(
-                    e.into_iter()
-                        .map(|(k, v)| Key(Value::list(vec![k, v])))
-                        .collect(),
-                ),
-            })
-        }
-        "contains" => {
-            c.arity(2, 2)?;
-            let coll = c.val(0)?;
-            if !coll.is_iterable() {
-                return Err(c.nomatch_types(&[&coll]));
-            }
-            let x = c.val(1)?;
-            c.ev.binop(BinOp::In, x, coll, c.pos)
-        }
-        "containsKey" => {
-            c.arity(2, 2)?;
-            let d = dict_arg(c, &c.val(0)?)?;
-            Ok(Value::Bool(d.get(&c.val(1)?).is_some()))
-        }
-        "containsValue" => {
-            c.arity(2, 2)?;
-            let d = dict_arg(c, &c.val(0)?)?;
-            let x = c.val(1)?;
-            Ok(Value::Bool(d.entries().iter().any(|(_, v)| py_eq(v, &x))))
-        }
-        "isDict" => {
-            c.arity(1, 1)?;
-            Ok(Value::Bool(matches!(c.val(0)?, Value::Dict(_))))
-        }
-        "isList" => {
-            c.arity(1, 1)?;
-            Ok(Value::Bool(matches!(c.val(0)?, Value::List(_))))
-        }
-        "isSet" => {
-            c.arity(1, 1)?;
-            Ok(Value::Bool(matches!(c.val(0)?, Value::Set(_))))
-        }
-        "delete" => {
-            let target = c.val(0)?;
-            if let Value::Dict(d) = &target {
-                let keys: Vec<Value> = (1..c.n()).map(|i| c.val(i)).collect::<Result<_, _>>()?;
-                return Ok(delete_keys(d, &keys));
-            }
-            c.arity(2, 3)?;
-            let items = iterable(c, &target)?;
-            let position = int_arg(c, &c.val(1)?)?;
-            let count = if c.n() > 2 {
-                int_arg(c, &c.val(2)?)?
-            } else {
-                1
-            };
-            Ok(Value::list(
-                items
-                    .into_iter()
-                    .enumerate()
-                    .filter(|(i, _)| {
-                        let i = *i as i128;
-                        if count >= 0 {
-                            !(position <= i && i < position.saturating_add(count))
-                        } else {
-                            i < position
-                        }
-                    })
-                    .map(|(_, v)| v)
-                    .collect(),
-            ))
-        }
-        "deleteAll" => {
-            c.arity(2, 2)?;
-            let d = dict_arg(c, &c.val(0)?)?;
-            let keys = iterable(c, &c.val(1)?)?;
-            Ok(delete_keys(&d, &keys))
-        }
-        "replaceMany" => {
-            c.arity(3, 4)?;
-            let items = iterable(c, &c.val(0)?)?;
-            let position = int_arg(c, &c.val(1)?)?;
-            let values = iterable(c, &c.val(2)?)?;
-            let count = if c.n() > 3 {
-                int_arg(c, &c.val(3)?)?
-            } else {
-                1
-            };
-            Ok(Value::list(replace_range(items, position, count, values)))
-        }
-        "insert" => {
-            c.arity(3, 3)?;
-            let coll = c.val(0)?;
-            if matches!(coll, Value::Set(_)) || !coll.is_iterable() {
-                return Err(c.nomatch_types(&[&coll]));
-            }
-            let position = int_arg(c, &c.val(1)?)?;
-            let value = c.val(2)?;
-            let mut items = iterable(c, &coll)?;
-            if matches!(coll, Value::List(_)) {
-                // Python list.insert: negative positions count from the end, clamped.
-                let n = items.len() as i128;
-                let p = if position < 0 {
-                    (position + n).max(0)
-                } else {
-                    position.min(n)
-                };
-                items.insert(p as usize, value);
-            } else {
-                let p = position.clamp(0, items.len() as i128) as usize;
-                items.insert(p, value);
-            }
-            Ok(Value::list(items))
-        }
-        "insertMany" => {
-            c.arity(3, 3)?;
-            let items = iterable(c, &c.val(0)?)?;
-            let position = int_arg(c, &c.val(1)?)?;
-            let values = iterable(c, &c.val(2)?)?;
-            let mut out = Vec::with_capacity(items.len() + values.len());
-            if position < 0 {
-                out.extend(values.iter().cloned());
-            }
-            let n = items.len() as i128;
-            for (i, t) in items.into_iter().enumerate() {
-                if i as i128 == position {
-                    out.extend(values.iter().cloned());
-                }
-                out.push(t);
-            }
-            if position >= n {
-                out.extend(values);
-            }
-            Ok(Value::list(out))
-        }
-        "toSet" => {
-            c.arity(1, 1)?;
-            let v = c.val(0)?;
-            Ok(Value::set(iterable(c, &v)?.into_iter().map(Key).collect()))
-        }
-        "union" | "intersect" | "difference" | "symmetricDifference" => {
-            c.arity(2, 2)?;
-            let (a, b) = (c.val(0)?, c.val(1)?);
-            let (Value::Set(x), Value::Set(y)) = (&a, &b) else {
-                return Err(c.nomatch_types(&[&a, &b]));
-            };
-            let out: IndexSet<Key> = match c.name {
-                "union" => x.iter().chain(y.iter()).cloned().collect(),
-                "intersect" => x.iter().filter(|k| y.contains(*k)).cloned().collect(),
-                "difference" => x.iter().filter(|k| !y.contains(*k)).cloned().collect(),
-                _ => x
-                    .iter()
-                    .filter(|k| !y.contains(*k))
-                    .chain(y.iter().filter(|k| !x.contains(*k)))
-                    .cloned()
-                    .collect(),
-            };
-            Ok(Value::set(out))
-        }
-        "add" | "remove" => {
-            let s = c.val(0)?;
-            let Value::Set(x) = &s else {
-                return Err(c.nomatch_types(&[&s]));
-            };
-            let vals: Vec<Value> = (1..c.n()).map(|i| c.val(i)).collect::<Result<_, _>>()?;
-            let mut out = (**x).clone();
-            for v in vals {
-                if c.name == "add" {
-                    out.insert(Key(v));
-                } else {
-                    out.shift_remove(&Key(v));
-                }
-            }
-            Ok(Value::set(out))
-        }
+        "flatten" => std_flatten(c),
+        "toList" => std_to_list(c),
+        "dict" => std_dict(c),
+        "toDict" => std_to_dict(c),
+        "get" => std_get(c),
+        "keys" | "values" | "items" => std_keys(c),
+        "contains" => std_contains(c),
+        "containsKey" => std_contains_key(c),
+        "containsValue" => std_contains_value(c),
+        "isDict" => std_is_dict(c),
+        "isList" => std_is_list(c),
+        "isSet" => std_is_set(c),
+        "delete" => std_delete(c),
+        "deleteAll" => std_delete_all(c),
+        "replaceMany" => std_replace_many(c),
+        "insert" => std_insert(c),
+        "insertMany" => std_insert_many(c),
+        "toSet" => std_to_set(c),
+        "union" | "intersect" | "difference" | "symmetricDifference" => std_union(c),
+        "add" | "remove" => std_add(c),
         // ---------------------------------------------------------------- queries
         "where" | "filter" | "select" | "map" | "takeWhile" | "skipWhile" | "indexWhere"
         | "lastIndexWhere" | "selectMany" => predicate_query(c),
-        "skip" | "limit" | "take" => {
-            c.arity(2, 2)?;
-            let coll = c.val(0)?;
-            if !coll.is_iterable() {
-                return Err(c.nomatch_types(&[&coll]));
-            }
-            let n = int_arg(c, &c.val(1)?)?;
-            if n < 0 {
-                return Err(YaqlError::new(
-                    "ValueError",
-                    format!("{}() needs a count of 0 or more, got {n}", c.name),
-                    Some(c.pos),
-                ));
-            }
-            let n = usize::try_from(n).unwrap_or(usize::MAX);
-            if c.name == "skip" {
-                if let Value::Gen(g) = &coll {
-                    return Ok(Value::Gen(Rc::new(match &**g {
-                        Gen::Count(a, s) => {
-                            Gen::Count(a.saturating_add(s.saturating_mul(n as i128)), *s)
-                        }
-                        Gen::Cycle(l) => {
-                            let k = n % l.len().max(1);
-                            let mut v: Vec<Value> = l[k..].to_vec();
-                            v.extend_from_slice(&l[..k]);
-                            Gen::Cycle(Rc::new(v))
-                        }
-                        Gen::Repeat(v) => Gen::Repeat(v.clone()),
-                    })));
-                }
-                let items = c.ev.collect(&coll)?;
-                return Ok(Value::list(items.into_iter().skip(n).collect()));
-            }
-            let mut out = Vec::new();
-            for x in c.ev.iterate(&coll)?.take(n) {
-                c.ev.tick(1)?;
-                out.push(x);
-            }
-            Ok(Value::list(out))
-        }
-        "append" => {
-            let coll = c.val(0)?;
-            let mut items = iterable(c, &coll)?;
-            for i in 1..c.n() {
-                items.push(c.val(i)?);
-            }
-            Ok(Value::list(items))
-        }
-        "distinct" => {
-            c.arity(1, 2)?;
-            let items = iterable(c, &c.val(0)?)?;
-            let sel = if c.n() > 1 { Some(c.lam(1)?) } else { None };
-            let mut seen = IndexSet::new();
-            let mut out = Vec::new();
-            for t in items {
-                c.ev.tick(1)?;
-                let k = match &sel {
-                    Some(l) => c.ev.apply(l, &[t.clone()])?,
-                    None => t.clone(),
-                };
-                if seen.insert(Key(k)) {
-                    out.push(t);
-                }
-            }
-            Ok(Value::list(out))
-        }
-        "enumerate" => {
-            c.arity(1, 2)?;
-            let items = iterable(c, &c.val(0)?)?;
-            let start = if c.n() > 1 {
-                int_arg(c, &c.val(1)?)?
-            } else {
-                0
-            };
-            Ok(Value::list(
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, t)| Value::list(vec![Value::Int(start + i as i128), t]))
-                    .collect(),
-            ))
-        }
-        "any" | "all" => {
-            c.arity(1, 2)?;
-            let coll = c.val(0)?;
-            if !coll.is_iterable() {
-                return Err(c.nomatch_types(&[&coll]));
-            }
-            let pred = if c.n() > 1 { Some(c.lam(1)?) } else { None };
-            let want_any = c.name == "any";
-            for t in c.ev.iterate(&coll)? {
-                c.ev.tick(1)?;
-                let ok = match &pred {
-                    Some(l) => c.ev.apply(l, &[t])?.truthy(),
-                    None => want_any || t.truthy(),
-                };
-                if want_any && ok {
-                    return Ok(Value::Bool(true));
-                }
-                if !want_any && !ok {
-                    return Ok(Value::Bool(false));
-                }
-            }
-            Ok(Value::Bool(!want_any))
-        }
-        "count" => {
-            c.arity(1, 1)?;
-            let v = c.val(0)?;
-            Ok(Value::Int(iterable(c, &v)?.len() as i128))
-        }
-        "memorize" => {
-            c.arity(1, 1)?;
-            let v = c.val(0)?;
-            if !v.is_iterable() {
-                return Err(c.nomatch_types(&[&v]));
-            }
-            Ok(v)
-        }
-        "sum" | "aggregate" | "reduce" => {
-            let items = iterable(c, &c.val(0)?)?;
-            let (lam, init_slot) = if c.name == "sum" {
-                c.arity(1, 2)?;
-                (None, 1)
-            } else {
-                c.arity(2, 3)?;
-                (Some(c.lam(1)?), 2)
-            };
-            let mut it = items.into_iter();
-            let mut acc = if c.n() > init_slot {
-                c.val(init_slot)?
-            } else {
-                it.next().ok_or_else(|| {
-                    YaqlError::new(
-                        "TypeError",
-                        "reduce() of empty iterable with no initial value".into(),
-                        Some(c.pos),
-                    )
-                })?
-            };
-            for x in it {
-                c.ev.tick(1)?;
-                acc = match &lam {
-                    Some(l) => c.ev.apply(l, &[acc, x])?,
-                    None => c.ev.binop(BinOp::Add, acc, x, c.pos)?,
-                };
-            }
-            Ok(acc)
-        }
-        "accumulate" => {
-            c.arity(2, 3)?;
-            let items = iterable(c, &c.val(0)?)?;
-            let lam = c.lam(1)?;
-            let mut it = items.into_iter();
-            let mut acc = if c.n() > 2 {
-                c.val(2)?
-            } else {
-                it.next().ok_or_else(|| {
-                    YaqlError::new(
-                        "TypeError",
-                        "accumulate() of empty sequence with no initial value".into(),
-                        Some(c.pos),
-                    )
-                })?
-            };
-            let mut out = vec![acc.clone()];
-            for x in it {
-                c.ev.tick(1)?;
-                acc = c.ev.apply(&lam, &[acc, x])?;
-                out.push(acc.clone());
-            }
-            Ok(Value::list(out))
-        }
-        "first" | "last" | "single" => {
-            let coll = c.val(0)?;
-            if !coll.is_iterable() {
-                return Err(c.nomatch_types(&[&coll]));
-            }
-            if c.name == "single" {
-                c.arity(1, 1)?;
-                let mut it = c.ev.iterate(&coll)?;
-                let first = it
-                    .next()
-                    .ok_or_else(|| stop(c, "the collection is empty"))?;
-                if it.next().is_some() {
-                    return Err(stop(c, "Collection contains more than one item"));
-                }
-                return Ok(first);
-            }
-            c.arity(1, 2)?;
-            let found = if c.name == "first" {
-                c.ev.iterate(&coll)?.next()
-            } else {
-                c.ev.collect(&coll)?.pop()
-            };
-            match found {
-                Some(v) => Ok(v),
-                None if c.n() > 1 => c.val(1),
-                None => Err(stop(c, "the collection is empty")),
-            }
-        }
-        "range" => {
-            c.only_kw(&[])?;
-            let (start, stop, step) = match c.n() {
-                1 => (0, int_arg(c, &c.val(0)?)?, 1),
-                2 => (int_arg(c, &c.val(0)?)?, int_arg(c, &c.val(1)?)?, 1),
-                3 => (
-                    int_arg(c, &c.val(0)?)?,
-                    int_arg(c, &c.val(1)?)?,
-                    int_arg(c, &c.val(2)?)?,
-                ),
-                _ => return Err(c.nomatch()),
-            };
-            if step == 0 {
-                return Err(YaqlError::new(
-                    "ValueError",
-                    "range() arg 3 must not be zero".into(),
-                    Some(c.pos),
-                ));
-            }
-            let len = if (step > 0 && start < stop) || (step < 0 && start > stop) {
-                ((stop - start).abs() + step.abs() - 1) / step.abs()
-            } else {
-                0
-            };
-            let len = usize::try_from(len).unwrap_or(usize::MAX);
-            c.ev.check_size(len)?;
-            c.ev.tick(len as u64)?;
-            Ok(Value::list(
-                (0..len)
-                    .map(|i| Value::Int(start + step * i as i128))
-                    .collect(),
-            ))
-        }
-        "sequence" => {
-            c.arity(0, 2)?;
-            let start = if c.n() > 0 {
-                int_arg(c, &c.val(0)?)?
-            } else {
-                0
-            };
-            let step = if c.n() > 1 {
-                int_arg(c, &c.val(1)?)?
-            } else {
-                1
-            };
-            Ok(Value::Gen(Rc::new(Gen::Count(start, step))))
-        }
-        "repeat" => {
-            c.arity(1, 2)?;
-            let v = c.val(0)?;
-            let times = if c.n() > 1 {
-                int_arg(c, &c.val(1)?)?
-            } else {
-                -1
-            };
-            if times < 0 {
-                return Ok(Value::Gen(Rc::new(Gen::Repeat(v))));
-            }
-            let n = usize::try_from(times).unwrap_or(usize::MAX);
-            c.ev.check_size(n)?;
-            Ok(Value::list(vec![v; n]))
-        }
-        "cycle" => {
-            c.arity(1, 1)?;
-            let items = iterable(c, &c.val(0)?)?;
-            Ok(Value::Gen(Rc::new(Gen::Cycle(Rc::new(items)))))
-        }
-        "orderBy" | "orderByDescending" => {
-            c.arity(2, 2)?;
-            let items = iterable(c, &c.val(0)?)?;
-            let lam = c.lam(1)?;
-            let mut keys = Vec::with_capacity(items.len());
-            for t in &items {
-                c.ev.tick(1)?;
-                keys.push(c.ev.apply(&lam, &[t.clone()])?);
-            }
-            let cols = vec![(keys, c.name == "orderBy")];
-            let sorted = sort_by_columns(c, &items, &cols)?;
-            Ok(Value::Ordered(Rc::new(Ordered {
-                source: items,
-                keys: cols,
-                sorted: Rc::new(sorted),
-            })))
-        }
-        "thenBy" | "thenByDescending" => {
-            c.arity(2, 2)?;
-            let v = c.val(0)?;
-            let Value::Ordered(o) = &v else {
-                return Err(c.nomatch_types(&[&v]));
-            };
-            let lam = c.lam(1)?;
-            let mut keys = Vec::with_capacity(o.source.len());
-            for t in &o.source {
-                c.ev.tick(1)?;
-                keys.push(c.ev.apply(&lam, &[t.clone()])?);
-            }
-            let mut cols = o.keys.clone();
-            cols.push((keys, c.name == "thenBy"));
-            let sorted = sort_by_columns(c, &o.source, &cols)?;
-            Ok(Value::Ordered(Rc::new(Ordered {
-                source: o.source.clone(),
-                keys: cols,
-                sorted: Rc::new(sorted),
-            })))
-        }
+        "skip" | "limit" | "take" => std_skip(c),
+        "append" => std_append(c),
+        "distinct" => std_distinct(c),
+        "enumerate" => std_enumerate(c),
+        "any" | "all" => std_any(c),
+        "count" => std_count(c),
+        "memorize" => std_memorize(c),
+        "sum" | "aggregate" | "reduce" => std_sum(c),
+        "accumulate" => std_accumulate(c),
+        "first" | "last" | "single" => std_first(c),
+        "range" => std_range(c),
+        "sequence" => std_sequence(c),
+        "repeat" => std_repeat(c),
+        "cycle" => std_cycle(c),
+        "orderBy" | "orderByDescending" => std_order_by(c),
+        "thenBy" | "thenByDescending" => std_then_by(c),
         "groupBy" => group_by(c),
         "zip" | "zipLongest" => zip(c),
-        "slice" => {
-            c.arity(2, 2)?;
-            let items = iterable(c, &c.val(0)?)?;
-            let n = int_arg(c, &c.val(1)?)?;
-            if n <= 0 {
+        "slice" => std_slice(c),
+        "splitWhere" | "sliceWhere" => std_split_where(c),
+        "splitAt" => std_split_at(c),
+        "reverse" => std_reverse(c),
+        "mergeWith" => merge_with(c),
+        "isIterable" => std_is_iterable(c),
+        "generate" => std_generate(c),
+        "generateMany" => std_generate_many(c),
+        "defaultIfEmpty" => std_default_if_empty(c),
+        // ---------------------------------------------------------------- regex
+        "regex" => std_regex(c),
+        "escapeRegex" => std_escape_regex(c),
+        "isRegex" => std_is_regex(c),
+        "matches" => std_matches(c),
+        "search" | "searchAll" => std_search(c),
+        "replaceBy" => std_replace_by(c),
+        // ---------------------------------------------------------------- orquesta
+        "ctx" => std_ctx(c),
+        "json" => std_json(c),
+        _ => Err(c.nomatch()),
+    }
+}
+
+// One function per standard-library entry keeps each stack frame small: nested lambdas
+// recurse through dispatch, and a single giant match would reserve every arm's locals at once.
+
+fn std_let<'a>(c: &Call<'a, '_>) -> R<'a> {
+    if c.name == "with" && !c.named.is_empty() {
+        return Err(c.nomatch());
+    }
+    let mut s = Scope::child(c.sc);
+    s.pos = c.vals()?;
+    for (k, v) in &c.named {
+        let name = keyword_of(k).ok_or_else(|| c.nomatch())?;
+        s.vars.push((name.into(), c.ev.eval(v, c.sc)?));
+    }
+    Ok(Value::Scope(Rc::new(s)))
+}
+
+fn std_def<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let name = c.val(0)?;
+    let name = name.as_str().ok_or_else(|| c.nomatch())?;
+    let body = c.expr(1).ok_or_else(|| c.nomatch())?;
+    let mut s = Scope::child(c.sc);
+    s.funcs.push((name.into(), body));
+    Ok(Value::Scope(Rc::new(s)))
+}
+
+fn std_unpack<'a>(c: &Call<'a, '_>) -> R<'a> {
+    let seq = c.val(0)?;
+    let items = iterable(c, &seq)?;
+    let mut s = Scope::child(c.sc);
+    if c.n() == 1 {
+        s.pos = items;
+    } else {
+        if items.len() != c.n() - 1 {
+            return Err(YaqlError::new(
+                "ValueError",
+                format!("Cannot unpack {} elements into {}", items.len(), c.n() - 1),
+                Some(c.pos),
+            ));
+        }
+        for (i, v) in items.into_iter().enumerate() {
+            let name = c.val(i + 1)?;
+            let name = name.as_str().ok_or_else(|| c.nomatch())?;
+            s.vars.push((name.into(), v));
+        }
+    }
+    Ok(Value::Scope(Rc::new(s)))
+}
+
+fn std_assert<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 3)?;
+    let obj = c.val(0)?;
+    let cond = c.lam(1)?;
+    let msg = if c.n() > 2 {
+        str_of(c, &c.val(2)?)?
+    } else {
+        "Assertion failed".into()
+    };
+    if !c.ev.apply(&cond, &[obj.clone()])?.truthy() {
+        return Err(YaqlError::new("AssertionError", msg, Some(c.pos)));
+    }
+    Ok(obj)
+}
+
+fn std_call<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(3, 3)?;
+    let name = c.val(0)?;
+    let name = name.as_str().ok_or_else(|| c.nomatch())?.to_string();
+    let args = iterable(c, &c.val(1)?)?;
+    match c.val(2)? {
+        Value::Dict(d) if d.len() == 0 => {}
+        _ => return Err(c.nomatch()),
+    }
+    let inner = Call {
+        ev: c.ev,
+        sc: c.sc,
+        name: &name,
+        is_method: false,
+        slots: args.into_iter().map(super::eval::Slot::Val).collect(),
+        named: Vec::new(),
+        pos: c.pos,
+    };
+    dispatch(&inner)
+}
+
+fn std_bool<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::Bool(c.val(0)?.truthy()))
+}
+
+fn std_is_boolean<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::Bool(matches!(c.val(0)?, Value::Bool(_))))
+}
+
+fn std_switch<'a>(c: &Call<'a, '_>) -> R<'a> {
+    if c.n() > 0 {
+        return Err(c.nomatch());
+    }
+    for (k, v) in &c.named {
+        if c.ev.eval(k, c.sc)?.truthy() {
+            return c.ev.eval(v, c.sc);
+        }
+    }
+    Ok(Value::Null)
+}
+
+fn std_select_case<'a>(c: &Call<'a, '_>) -> R<'a> {
+    no_kw(c)?;
+    let mut all = Vec::new();
+    for i in 0..c.n() {
+        let t = c.val(i)?.truthy();
+        match c.name {
+            "selectCase" if t => return Ok(Value::Int(i as i128)),
+            "selectAllCases" if t => all.push(Value::Int(i as i128)),
+            "examine" => all.push(Value::Bool(t)),
+            _ => {}
+        }
+    }
+    if c.name == "selectCase" {
+        return Ok(Value::Int(c.n() as i128));
+    }
+    Ok(Value::list(all))
+}
+
+fn std_switch_case<'a>(c: &Call<'a, '_>) -> R<'a> {
+    let case = c.val(0)?.as_int().ok_or_else(|| c.nomatch())?;
+    let cases = c.n() - 1;
+    if cases == 0 {
+        return Ok(Value::Null);
+    }
+    let idx = if case >= 0 && (case as usize) < cases {
+        case as usize
+    } else {
+        cases - 1
+    };
+    c.val(idx + 1)
+}
+
+fn std_coalesce<'a>(c: &Call<'a, '_>) -> R<'a> {
+    no_kw(c)?;
+    for i in 0..c.n() {
+        let v = c.val(i)?;
+        if !matches!(v, Value::Null) {
+            return Ok(v);
+        }
+    }
+    Ok(Value::Null)
+}
+
+fn std_abs<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    match c.val(0)? {
+        Value::Int(i) => i.checked_abs().map(Value::Int).ok_or_else(|| overflow(c)),
+        Value::Float(f) => Ok(Value::Float(f.abs())),
+        v => Err(c.nomatch_types(&[&v])),
+    }
+}
+
+fn std_int<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    to_int(c, &c.val(0)?)
+}
+
+fn std_float<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    to_float(c, &c.val(0)?)
+}
+
+fn std_bitwise_and<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let (a, b) = (c.val(0)?, c.val(1)?);
+    let (x, y) = (int_arg(c, &a)?, int_arg(c, &b)?);
+    Ok(Value::Int(match c.name {
+        "bitwiseAnd" => x & y,
+        "bitwiseOr" => x | y,
+        "bitwiseXor" => x ^ y,
+        "shiftBitsLeft" => {
+            if !(0..127).contains(&y) {
                 return Err(YaqlError::new(
                     "ValueError",
-                    "slice() needs a length above 0".into(),
+                    format!("shift count {y} out of range"),
                     Some(c.pos),
                 ));
             }
-            Ok(Value::list(
-                items
-                    .chunks(n as usize)
-                    .map(|ch| Value::list(ch.to_vec()))
-                    .collect(),
-            ))
+            x.checked_mul(1i128 << y).ok_or_else(|| overflow(c))?
         }
-        "splitWhere" | "sliceWhere" => {
-            c.arity(2, 2)?;
-            let items = iterable(c, &c.val(0)?)?;
-            let lam = c.lam(1)?;
-            let mut out = Vec::new();
-            let mut start = 0;
-            if c.name == "splitWhere" {
-                for (end, t) in items.iter().enumerate() {
-                    c.ev.tick(1)?;
-                    if c.ev.apply(&lam, &[t.clone()])?.truthy() {
-                        out.push(Value::list(items[start..end].to_vec()));
-                        start = end + 1;
-                    }
-                }
-            } else {
-                let mut prev: Option<Value> = None;
-                for (end, t) in items.iter().enumerate() {
-                    c.ev.tick(1)?;
-                    let p = c.ev.apply(&lam, &[t.clone()])?;
-                    if let Some(q) = &prev {
-                        if !py_eq(q, &p) {
-                            out.push(Value::list(items[start..end].to_vec()));
-                            start = end;
-                        }
-                    }
-                    prev = Some(p);
-                }
+        _ => {
+            if y < 0 {
+                return Err(YaqlError::new(
+                    "ValueError",
+                    "negative shift count".into(),
+                    Some(c.pos),
+                ));
             }
-            if start != items.len() {
-                out.push(Value::list(items[start..].to_vec()));
+            x >> y.min(127)
+        }
+    }))
+}
+
+fn std_bitwise_not<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::Int(!int_arg(c, &c.val(0)?)?))
+}
+
+fn std_max<'a>(c: &Call<'a, '_>) -> R<'a> {
+    let (a, b) = (c.val(0)?, c.val(1)?);
+    pick_max_min(c, a, b, c.name == "max")
+}
+
+fn std_max_2<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 2)?;
+    let coll = c.val(0)?;
+    if !coll.is_iterable() {
+        return Err(c.nomatch_types(&[&coll]));
+    }
+    let items = c.ev.collect(&coll)?;
+    let mut it = items.into_iter();
+    let mut acc = if c.n() > 1 {
+        c.val(1)?
+    } else {
+        it.next().ok_or_else(|| {
+            YaqlError::new(
+                "TypeError",
+                "reduce() of empty iterable with no initial value".into(),
+                Some(c.pos),
+            )
+        })?
+    };
+    for x in it {
+        c.ev.tick(1)?;
+        acc = pick_max_min(c, acc, x, c.name == "max")?;
+    }
+    Ok(acc)
+}
+
+fn std_pow<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 3)?;
+    let (a, b) = (c.val(0)?, c.val(1)?);
+    if c.n() == 3 {
+        let m = c.val(2)?;
+        if !matches!(m, Value::Null) {
+            let (x, y, z) = (int_arg(c, &a)?, int_arg(c, &b)?, int_arg(c, &m)?);
+            if z == 0 {
+                return Err(YaqlError::new(
+                    "ValueError",
+                    "pow() 3rd argument cannot be 0".into(),
+                    Some(c.pos),
+                ));
             }
-            Ok(Value::list(out))
+            if y < 0 {
+                return Err(YaqlError::new(
+                    "ValueError",
+                    "negative exponent with modulus is not supported".into(),
+                    Some(c.pos),
+                ));
+            }
+            return Ok(Value::Int(mod_pow(x, y, z)));
         }
-        "splitAt" => {
-            c.arity(2, 2)?;
-            let items = iterable(c, &c.val(0)?)?;
-            let i = int_arg(c, &c.val(1)?)?;
-            let n = items.len() as i128;
-            let cut = if i < 0 { (i + n).max(0) } else { i.min(n) } as usize;
-            Ok(Value::list(vec![
-                Value::list(items[..cut].to_vec()),
-                Value::list(items[cut..].to_vec()),
-            ]))
+    }
+    match (&a, &b) {
+        (Value::Int(x), Value::Int(y)) if *y >= 0 => {
+            let e = u32::try_from(*y).map_err(|_| overflow(c))?;
+            x.checked_pow(e).map(Value::Int).ok_or_else(|| overflow(c))
         }
-        "reverse" => {
-            c.arity(1, 1)?;
-            let mut items = iterable(c, &c.val(0)?)?;
-            items.reverse();
-            Ok(Value::list(items))
+        (Value::Int(_) | Value::Float(_), Value::Int(_) | Value::Float(_)) => {
+            let (x, y) = (a.as_f64().unwrap_or(0.0), b.as_f64().unwrap_or(0.0));
+            if x == 0.0 && y < 0.0 {
+                return Err(YaqlError::new(
+                    "ZeroDivisionError",
+                    "0.0 cannot be raised to a negative power".into(),
+                    Some(c.pos),
+                ));
+            }
+            Ok(Value::Float(x.powf(y)))
         }
-        "mergeWith" => merge_with(c),
-        "isIterable" => {
-            c.arity(1, 1)?;
-            Ok(Value::Bool(c.val(0)?.is_iterable()))
-        }
-        "generate" => {
-            c.arity(3, 5)?;
-            let mut cur = c.val(0)?;
-            let pred = c.lam(1)?;
-            let producer = c.lam(2)?;
-            let selector = if c.n() > 3 { Some(c.lam(3)?) } else { None };
-            let decycle = if c.n() > 4 {
-                c.val(4)?.truthy()
+        _ => Err(c.nomatch_types(&[&a, &b])),
+    }
+}
+
+fn std_sign<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let v = c.val(0)?;
+    let x = match &v {
+        Value::Int(_) | Value::Float(_) => v.as_f64().unwrap_or(0.0),
+        _ => return Err(c.nomatch_types(&[&v])),
+    };
+    Ok(Value::Int(if x > 0.0 {
+        1
+    } else if x < 0.0 {
+        -1
+    } else {
+        0
+    }))
+}
+
+fn std_round<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 2)?;
+    let v = c.val(0)?;
+    let nd = if c.n() > 1 {
+        int_arg(c, &c.val(1)?)?
+    } else {
+        0
+    };
+    match v {
+        Value::Int(i) => {
+            if nd >= 0 {
+                return Ok(Value::Int(i));
+            }
+            let p = 10i128
+                .checked_pow((-nd) as u32)
+                .ok_or_else(|| overflow(c))?;
+            let q = i.div_euclid(p);
+            let r = i.rem_euclid(p);
+            let q = if r * 2 > p || (r * 2 == p && q % 2 != 0) {
+                q + 1
             } else {
-                c.kw("decycle")?.is_some_and(|v| v.truthy())
+                q
             };
-            let mut seen = IndexSet::new();
-            let mut out = Vec::new();
-            while c.ev.apply(&pred, &[cur.clone()])?.truthy() {
-                c.ev.tick(1)?;
-                if decycle && !seen.insert(Key(cur.clone())) {
-                    break;
-                }
-                out.push(match &selector {
-                    Some(s) => c.ev.apply(s, &[cur.clone()])?,
-                    None => cur.clone(),
-                });
-                cur = c.ev.apply(&producer, &[cur])?;
-            }
-            Ok(Value::list(out))
+            Ok(Value::Int(q * p))
         }
-        "generateMany" => {
-            c.arity(2, 5)?;
-            let initial = c.val(0)?;
-            let producer = c.lam(1)?;
-            let selector = if c.n() > 2 { Some(c.lam(2)?) } else { None };
-            let decycle =
-                c.kw("decycle")?.is_some_and(|v| v.truthy()) || (c.n() > 3 && c.val(3)?.truthy());
-            let depth_first = c.kw("depthFirst")?.is_some_and(|v| v.truthy())
-                || (c.n() > 4 && c.val(4)?.truthy());
-            let mut queue = std::collections::VecDeque::from([initial]);
-            let mut seen = IndexSet::new();
-            let mut out = Vec::new();
-            while let Some(item) = queue.pop_front() {
-                c.ev.tick(1)?;
-                if decycle && !seen.insert(Key(item.clone())) {
-                    continue;
-                }
-                out.push(match &selector {
-                    Some(s) => c.ev.apply(s, &[item.clone()])?,
-                    None => item.clone(),
-                });
-                let produced = c.ev.apply(&producer, &[item])?;
-                let produced = iterable(c, &produced)?;
-                if depth_first {
-                    for p in produced.into_iter().rev() {
-                        queue.push_front(p);
-                    }
+        Value::Float(f) => Ok(Value::Float(round_float(f, nd))),
+        v => Err(c.nomatch_types(&[&v])),
+    }
+}
+
+fn std_is_integer<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::Bool(matches!(c.val(0)?, Value::Int(_))))
+}
+
+fn std_is_number<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::Bool(matches!(
+        c.val(0)?,
+        Value::Int(_) | Value::Float(_)
+    )))
+}
+
+fn std_str<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::string(yaql_str(&c.val(0)?)))
+}
+
+fn std_is_string<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::Bool(matches!(c.val(0)?, Value::Str(_))))
+}
+
+fn std_hex<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    match c.val(0)? {
+        Value::Int(i) => Ok(Value::string(if i < 0 {
+            format!("-0x{:x}", -i)
+        } else {
+            format!("0x{i:x}")
+        })),
+        v => Err(YaqlError::new(
+            "TypeError",
+            format!(
+                "'{}' object cannot be interpreted as an integer",
+                v.type_name()
+            ),
+            Some(c.pos),
+        )),
+    }
+}
+
+fn std_characters<'a>(c: &Call<'a, '_>) -> R<'a> {
+    let mut s = String::new();
+    for (k, chars) in [
+        ("digits", "0123456789"),
+        ("hexdigits", "0123456789abcdefABCDEF"),
+        ("asciiLowercase", "abcdefghijklmnopqrstuvwxyz"),
+        ("asciiUppercase", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"),
+        (
+            "asciiLetters",
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ",
+        ),
+        ("octdigits", "01234567"),
+        ("punctuation", "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~"),
+        ("whitespace", " \t\n\r\x0b\x0c"),
+    ] {
+        if c.kw(k)?.is_some_and(|v| v.truthy()) {
+            s.push_str(chars);
+        }
+    }
+    let set: IndexSet<char> = s.chars().collect();
+    Ok(Value::list(
+        set.into_iter()
+            .map(|ch| Value::string(ch.to_string()))
+            .collect(),
+    ))
+}
+
+fn std_concat<'a>(c: &Call<'a, '_>) -> R<'a> {
+    no_kw(c)?;
+    let vals = c.vals()?;
+    if !c.is_method && vals.iter().all(|v| matches!(v, Value::Str(_))) {
+        let mut s = String::new();
+        for v in &vals {
+            s.push_str(v.as_str().unwrap_or_default());
+        }
+        c.ev.check_size(s.len())?;
+        return Ok(Value::string(s));
+    }
+    if vals.iter().all(|v| v.is_iterable()) {
+        let mut out = Vec::new();
+        for v in &vals {
+            out.extend(c.ev.collect(v)?);
+        }
+        c.ev.check_size(out.len())?;
+        return Ok(Value::list(out));
+    }
+    let refs: Vec<&Value> = vals.iter().collect();
+    Err(c.nomatch_types(&refs))
+}
+
+fn std_len<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let v = c.val(0)?;
+    let n = match &v {
+        Value::Str(s) => s.chars().count(),
+        Value::Dict(d) => d.len(),
+        Value::List(l) => l.len(),
+        Value::Set(s) => s.len(),
+        Value::Gen(_) => c.ev.collect(&v)?.len(),
+        _ => return Err(c.nomatch_types(&[&v])),
+    };
+    Ok(Value::Int(n as i128))
+}
+
+fn std_to_upper<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let v = c.val(0)?;
+    let s = v.as_str().ok_or_else(|| c.nomatch_types(&[&v]))?;
+    Ok(Value::string(if c.name == "toUpper" {
+        s.to_uppercase()
+    } else {
+        s.to_lowercase()
+    }))
+}
+
+fn std_trim<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 2)?;
+    let v = c.val(0)?;
+    let s = v.as_str().ok_or_else(|| c.nomatch_types(&[&v]))?;
+    let chars = if c.n() > 1 {
+        opt_str(c, &c.val(1)?)?
+    } else {
+        None
+    };
+    let pred = |ch: char| match &chars {
+        Some(cs) => cs.contains(ch),
+        None => ch.is_whitespace(),
+    };
+    Ok(Value::string(
+        match c.name {
+            "trim" => s.trim_matches(pred),
+            "trimLeft" => s.trim_start_matches(pred),
+            _ => s.trim_end_matches(pred),
+        }
+        .to_string(),
+    ))
+}
+
+fn std_norm<'a>(c: &Call<'a, '_>) -> R<'a> {
+    let v = c.val(0)?;
+    let s = match &v {
+        Value::Null => None,
+        Value::Str(s) => Some(s.clone()),
+        _ => return Err(c.nomatch_types(&[&v])),
+    };
+    let (trim, chars) = if c.name == "norm" {
+        c.arity(1, 2)?;
+        let chars = if c.n() > 1 {
+            opt_str(c, &c.val(1)?)?
+        } else {
+            None
+        };
+        (true, chars)
+    } else {
+        c.arity(1, 3)?;
+        c.only_kw(&["trim", "chars", "trimSpaces"])?;
+        let trim = match (c.n() > 1, c.kw("trim")?) {
+            (true, _) => c.val(1)?.truthy(),
+            (false, Some(t)) => t.truthy(),
+            _ => true,
+        };
+        let chars = if c.n() > 2 {
+            opt_str(c, &c.val(2)?)?
+        } else {
+            match c.kw("chars")? {
+                Some(v) => opt_str(c, &v)?,
+                None => None,
+            }
+        };
+        (trim, chars)
+    };
+    let Some(s) = s else {
+        return Ok(if c.name == "norm" {
+            Value::Null
+        } else {
+            Value::Bool(true)
+        });
+    };
+    let t: &str = if trim {
+        s.trim_matches(|ch: char| match &chars {
+            Some(cs) => cs.contains(ch),
+            None => ch.is_whitespace(),
+        })
+    } else {
+        &s
+    };
+    if c.name == "isEmpty" {
+        return Ok(Value::Bool(t.is_empty()));
+    }
+    Ok(if t.is_empty() {
+        Value::Null
+    } else {
+        Value::string(t.to_string())
+    })
+}
+
+fn std_substring<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 3)?;
+    let v = c.val(0)?;
+    let s = v.as_str().ok_or_else(|| c.nomatch())?;
+    let chars: Vec<char> = s.chars().collect();
+    let n = chars.len() as i128;
+    let start = int_arg(c, &c.val(1)?)?;
+    let mut length = if c.n() > 2 {
+        int_arg(c, &c.val(2)?)?
+    } else {
+        -1
+    };
+    if length < 0 {
+        length = n;
+    }
+    let start = if start < 0 { start + n } else { start };
+    let (a, b) = py_slice_bounds(start, start.saturating_add(length), n);
+    Ok(Value::string(chars[a..b].iter().collect()))
+}
+
+fn std_to_char_array<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let v = c.val(0)?;
+    let s = v.as_str().ok_or_else(|| c.nomatch())?;
+    Ok(Value::list(
+        s.chars().map(|ch| Value::string(ch.to_string())).collect(),
+    ))
+}
+
+fn std_starts_with<'a>(c: &Call<'a, '_>) -> R<'a> {
+    if c.n() < 2 {
+        return Err(c.nomatch());
+    }
+    let v = c.val(0)?;
+    let s = v.as_str().ok_or_else(|| c.nomatch())?;
+    for i in 1..c.n() {
+        let p = c.val(i)?;
+        let p = p.as_str().ok_or_else(|| c.nomatch())?;
+        let hit = if c.name == "startsWith" {
+            s.starts_with(p)
+        } else {
+            s.ends_with(p)
+        };
+        if hit {
+            return Ok(Value::Bool(true));
+        }
+    }
+    Ok(Value::Bool(false))
+}
+
+fn std_list<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.only_kw(&[])?;
+    let mut out = Vec::new();
+    for i in 0..c.n() {
+        let v = c.val(i)?;
+        let lazy = matches!(c.expr(i).map(|e| &e.kind),
+                    Some(Kind::Method { name, .. }) | Some(Kind::Call(name, _)) if returns_iterator(name));
+        if lazy && v.is_iterable() {
+            out.extend(c.ev.collect(&v)?);
+        } else {
+            out.push(v);
+        }
+    }
+    if c.name == "list" {
+        Ok(Value::list(out))
+    } else {
+        Ok(Value::set(out.into_iter().map(Key).collect()))
+    }
+}
+
+fn std_flatten<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let v = c.val(0)?;
+    if !v.is_iterable() {
+        return Err(c.nomatch_types(&[&v]));
+    }
+    let mut out = Vec::new();
+    flatten_into(c, &v, &mut out, 0)?;
+    Ok(Value::list(out))
+}
+
+fn std_to_list<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let v = c.val(0)?;
+    Ok(Value::list(iterable(c, &v)?))
+}
+
+fn std_dict<'a>(c: &Call<'a, '_>) -> R<'a> {
+    if c.n() == 0 {
+        let mut d = OwnedDict::new();
+        for (k, v) in &c.named {
+            d.insert(Key(c.ev.eval(k, c.sc)?), c.ev.eval(v, c.sc)?);
+        }
+        return Ok(Value::dict(d));
+    }
+    if c.n() != 1 || !c.named.is_empty() {
+        return Err(c.nomatch());
+    }
+    let v = c.val(0)?;
+    let items = iterable(c, &v)?;
+    let mut d = OwnedDict::new();
+    for it in items {
+        let (k, v) = pair(c, &it)?;
+        d.insert(Key(k), v);
+    }
+    Ok(Value::dict(d))
+}
+
+fn std_to_dict<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 3)?;
+    let coll = c.val(0)?;
+    let items = iterable(c, &coll)?;
+    let ks = c.lam(1)?;
+    let vs = if c.n() > 2 { Some(c.lam(2)?) } else { None };
+    let mut d = OwnedDict::new();
+    for t in items {
+        c.ev.tick(1)?;
+        let k = c.ev.apply(&ks, &[t.clone()])?;
+        let v = match &vs {
+            Some(l) => c.ev.apply(l, &[t])?,
+            None => t,
+        };
+        d.insert(Key(k), v);
+    }
+    Ok(Value::dict(d))
+}
+
+fn std_get<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 3)?;
+    let d = dict_arg(c, &c.val(0)?)?;
+    let k = c.val(1)?;
+    let default = if c.n() > 2 { c.val(2)? } else { Value::Null };
+    Ok(d.get(&k).unwrap_or(default))
+}
+
+fn std_keys<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let d = dict_arg(c, &c.val(0)?)?;
+    let e = d.entries();
+    Ok(match c.name {
+        "keys" => Value::set(e.into_iter().map(|(k, _)| Key(k)).collect()),
+        "values" => Value::list(e.into_iter().map(|(_, v)| v).collect()),
+        _ => Value::set(
+            e.into_iter()
+                .map(|(k, v)| Key(Value::list(vec![k, v])))
+                .collect(),
+        ),
+    })
+}
+
+fn std_contains<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let coll = c.val(0)?;
+    if !coll.is_iterable() {
+        return Err(c.nomatch_types(&[&coll]));
+    }
+    let x = c.val(1)?;
+    c.ev.binop(BinOp::In, x, coll, c.pos)
+}
+
+fn std_contains_key<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let d = dict_arg(c, &c.val(0)?)?;
+    Ok(Value::Bool(d.get(&c.val(1)?).is_some()))
+}
+
+fn std_contains_value<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let d = dict_arg(c, &c.val(0)?)?;
+    let x = c.val(1)?;
+    Ok(Value::Bool(d.entries().iter().any(|(_, v)| py_eq(v, &x))))
+}
+
+fn std_is_dict<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::Bool(matches!(c.val(0)?, Value::Dict(_))))
+}
+
+fn std_is_list<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::Bool(matches!(c.val(0)?, Value::List(_))))
+}
+
+fn std_is_set<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::Bool(matches!(c.val(0)?, Value::Set(_))))
+}
+
+fn std_delete<'a>(c: &Call<'a, '_>) -> R<'a> {
+    let target = c.val(0)?;
+    if let Value::Dict(d) = &target {
+        let keys: Vec<Value> = (1..c.n()).map(|i| c.val(i)).collect::<Result<_, _>>()?;
+        return Ok(delete_keys(d, &keys));
+    }
+    c.arity(2, 3)?;
+    let items = iterable(c, &target)?;
+    let position = int_arg(c, &c.val(1)?)?;
+    let count = if c.n() > 2 {
+        int_arg(c, &c.val(2)?)?
+    } else {
+        1
+    };
+    Ok(Value::list(
+        items
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                let i = *i as i128;
+                if count >= 0 {
+                    !(position <= i && i < position.saturating_add(count))
                 } else {
-                    queue.extend(produced);
+                    i < position
+                }
+            })
+            .map(|(_, v)| v)
+            .collect(),
+    ))
+}
+
+fn std_delete_all<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let d = dict_arg(c, &c.val(0)?)?;
+    let keys = iterable(c, &c.val(1)?)?;
+    Ok(delete_keys(&d, &keys))
+}
+
+fn std_replace_many<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(3, 4)?;
+    let items = iterable(c, &c.val(0)?)?;
+    let position = int_arg(c, &c.val(1)?)?;
+    let values = iterable(c, &c.val(2)?)?;
+    let count = if c.n() > 3 {
+        int_arg(c, &c.val(3)?)?
+    } else {
+        1
+    };
+    Ok(Value::list(replace_range(items, position, count, values)))
+}
+
+fn std_insert<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(3, 3)?;
+    let coll = c.val(0)?;
+    if matches!(coll, Value::Set(_)) || !coll.is_iterable() {
+        return Err(c.nomatch_types(&[&coll]));
+    }
+    let position = int_arg(c, &c.val(1)?)?;
+    let value = c.val(2)?;
+    let mut items = iterable(c, &coll)?;
+    if matches!(coll, Value::List(_)) {
+        // Python list.insert: negative positions count from the end, clamped.
+        let n = items.len() as i128;
+        let p = if position < 0 {
+            (position + n).max(0)
+        } else {
+            position.min(n)
+        };
+        items.insert(p as usize, value);
+    } else {
+        let p = position.clamp(0, items.len() as i128) as usize;
+        items.insert(p, value);
+    }
+    Ok(Value::list(items))
+}
+
+fn std_insert_many<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(3, 3)?;
+    let items = iterable(c, &c.val(0)?)?;
+    let position = int_arg(c, &c.val(1)?)?;
+    let values = iterable(c, &c.val(2)?)?;
+    let mut out = Vec::with_capacity(items.len() + values.len());
+    if position < 0 {
+        out.extend(values.iter().cloned());
+    }
+    let n = items.len() as i128;
+    for (i, t) in items.into_iter().enumerate() {
+        if i as i128 == position {
+            out.extend(values.iter().cloned());
+        }
+        out.push(t);
+    }
+    if position >= n {
+        out.extend(values);
+    }
+    Ok(Value::list(out))
+}
+
+fn std_to_set<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let v = c.val(0)?;
+    Ok(Value::set(iterable(c, &v)?.into_iter().map(Key).collect()))
+}
+
+fn std_union<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let (a, b) = (c.val(0)?, c.val(1)?);
+    let (Value::Set(x), Value::Set(y)) = (&a, &b) else {
+        return Err(c.nomatch_types(&[&a, &b]));
+    };
+    let out: IndexSet<Key> = match c.name {
+        "union" => x.iter().chain(y.iter()).cloned().collect(),
+        "intersect" => x.iter().filter(|k| y.contains(*k)).cloned().collect(),
+        "difference" => x.iter().filter(|k| !y.contains(*k)).cloned().collect(),
+        _ => x
+            .iter()
+            .filter(|k| !y.contains(*k))
+            .chain(y.iter().filter(|k| !x.contains(*k)))
+            .cloned()
+            .collect(),
+    };
+    Ok(Value::set(out))
+}
+
+fn std_add<'a>(c: &Call<'a, '_>) -> R<'a> {
+    let s = c.val(0)?;
+    let Value::Set(x) = &s else {
+        return Err(c.nomatch_types(&[&s]));
+    };
+    let vals: Vec<Value> = (1..c.n()).map(|i| c.val(i)).collect::<Result<_, _>>()?;
+    let mut out = (**x).clone();
+    for v in vals {
+        if c.name == "add" {
+            out.insert(Key(v));
+        } else {
+            out.shift_remove(&Key(v));
+        }
+    }
+    Ok(Value::set(out))
+}
+
+fn std_skip<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let coll = c.val(0)?;
+    if !coll.is_iterable() {
+        return Err(c.nomatch_types(&[&coll]));
+    }
+    let n = int_arg(c, &c.val(1)?)?;
+    if n < 0 {
+        return Err(YaqlError::new(
+            "ValueError",
+            format!("{}() needs a count of 0 or more, got {n}", c.name),
+            Some(c.pos),
+        ));
+    }
+    let n = usize::try_from(n).unwrap_or(usize::MAX);
+    if c.name == "skip" {
+        if let Value::Gen(g) = &coll {
+            return Ok(Value::Gen(Rc::new(match &**g {
+                Gen::Count(a, s) => Gen::Count(a.saturating_add(s.saturating_mul(n as i128)), *s),
+                Gen::Cycle(l) => {
+                    let k = n % l.len().max(1);
+                    let mut v: Vec<Value> = l[k..].to_vec();
+                    v.extend_from_slice(&l[..k]);
+                    Gen::Cycle(Rc::new(v))
+                }
+                Gen::Repeat(v) => Gen::Repeat(v.clone()),
+            })));
+        }
+        let items = c.ev.collect(&coll)?;
+        return Ok(Value::list(items.into_iter().skip(n).collect()));
+    }
+    let mut out = Vec::new();
+    for x in c.ev.iterate(&coll)?.take(n) {
+        c.ev.tick(1)?;
+        out.push(x);
+    }
+    Ok(Value::list(out))
+}
+
+fn std_append<'a>(c: &Call<'a, '_>) -> R<'a> {
+    let coll = c.val(0)?;
+    let mut items = iterable(c, &coll)?;
+    for i in 1..c.n() {
+        items.push(c.val(i)?);
+    }
+    Ok(Value::list(items))
+}
+
+fn std_distinct<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 2)?;
+    let items = iterable(c, &c.val(0)?)?;
+    let sel = if c.n() > 1 { Some(c.lam(1)?) } else { None };
+    let mut seen = IndexSet::new();
+    let mut out = Vec::new();
+    for t in items {
+        c.ev.tick(1)?;
+        let k = match &sel {
+            Some(l) => c.ev.apply(l, &[t.clone()])?,
+            None => t.clone(),
+        };
+        if seen.insert(Key(k)) {
+            out.push(t);
+        }
+    }
+    Ok(Value::list(out))
+}
+
+fn std_enumerate<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 2)?;
+    let items = iterable(c, &c.val(0)?)?;
+    let start = if c.n() > 1 {
+        int_arg(c, &c.val(1)?)?
+    } else {
+        0
+    };
+    Ok(Value::list(
+        items
+            .into_iter()
+            .enumerate()
+            .map(|(i, t)| Value::list(vec![Value::Int(start + i as i128), t]))
+            .collect(),
+    ))
+}
+
+fn std_any<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 2)?;
+    let coll = c.val(0)?;
+    if !coll.is_iterable() {
+        return Err(c.nomatch_types(&[&coll]));
+    }
+    let pred = if c.n() > 1 { Some(c.lam(1)?) } else { None };
+    let want_any = c.name == "any";
+    for t in c.ev.iterate(&coll)? {
+        c.ev.tick(1)?;
+        let ok = match &pred {
+            Some(l) => c.ev.apply(l, &[t])?.truthy(),
+            None => want_any || t.truthy(),
+        };
+        if want_any && ok {
+            return Ok(Value::Bool(true));
+        }
+        if !want_any && !ok {
+            return Ok(Value::Bool(false));
+        }
+    }
+    Ok(Value::Bool(!want_any))
+}
+
+fn std_count<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let v = c.val(0)?;
+    Ok(Value::Int(iterable(c, &v)?.len() as i128))
+}
+
+fn std_memorize<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let v = c.val(0)?;
+    if !v.is_iterable() {
+        return Err(c.nomatch_types(&[&v]));
+    }
+    Ok(v)
+}
+
+fn std_sum<'a>(c: &Call<'a, '_>) -> R<'a> {
+    let items = iterable(c, &c.val(0)?)?;
+    let (lam, init_slot) = if c.name == "sum" {
+        c.arity(1, 2)?;
+        (None, 1)
+    } else {
+        c.arity(2, 3)?;
+        (Some(c.lam(1)?), 2)
+    };
+    let mut it = items.into_iter();
+    let mut acc = if c.n() > init_slot {
+        c.val(init_slot)?
+    } else {
+        it.next().ok_or_else(|| {
+            YaqlError::new(
+                "TypeError",
+                "reduce() of empty iterable with no initial value".into(),
+                Some(c.pos),
+            )
+        })?
+    };
+    for x in it {
+        c.ev.tick(1)?;
+        acc = match &lam {
+            Some(l) => c.ev.apply(l, &[acc, x])?,
+            None => c.ev.binop(BinOp::Add, acc, x, c.pos)?,
+        };
+    }
+    Ok(acc)
+}
+
+fn std_accumulate<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 3)?;
+    let items = iterable(c, &c.val(0)?)?;
+    let lam = c.lam(1)?;
+    let mut it = items.into_iter();
+    let mut acc = if c.n() > 2 {
+        c.val(2)?
+    } else {
+        it.next().ok_or_else(|| {
+            YaqlError::new(
+                "TypeError",
+                "accumulate() of empty sequence with no initial value".into(),
+                Some(c.pos),
+            )
+        })?
+    };
+    let mut out = vec![acc.clone()];
+    for x in it {
+        c.ev.tick(1)?;
+        acc = c.ev.apply(&lam, &[acc, x])?;
+        out.push(acc.clone());
+    }
+    Ok(Value::list(out))
+}
+
+fn std_first<'a>(c: &Call<'a, '_>) -> R<'a> {
+    let coll = c.val(0)?;
+    if !coll.is_iterable() {
+        return Err(c.nomatch_types(&[&coll]));
+    }
+    if c.name == "single" {
+        c.arity(1, 1)?;
+        let mut it = c.ev.iterate(&coll)?;
+        let first = it
+            .next()
+            .ok_or_else(|| stop(c, "the collection is empty"))?;
+        if it.next().is_some() {
+            return Err(stop(c, "Collection contains more than one item"));
+        }
+        return Ok(first);
+    }
+    c.arity(1, 2)?;
+    let found = if c.name == "first" {
+        c.ev.iterate(&coll)?.next()
+    } else {
+        c.ev.collect(&coll)?.pop()
+    };
+    match found {
+        Some(v) => Ok(v),
+        None if c.n() > 1 => c.val(1),
+        None => Err(stop(c, "the collection is empty")),
+    }
+}
+
+fn std_range<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.only_kw(&[])?;
+    let (start, stop, step) = match c.n() {
+        1 => (0, int_arg(c, &c.val(0)?)?, 1),
+        2 => (int_arg(c, &c.val(0)?)?, int_arg(c, &c.val(1)?)?, 1),
+        3 => (
+            int_arg(c, &c.val(0)?)?,
+            int_arg(c, &c.val(1)?)?,
+            int_arg(c, &c.val(2)?)?,
+        ),
+        _ => return Err(c.nomatch()),
+    };
+    if step == 0 {
+        return Err(YaqlError::new(
+            "ValueError",
+            "range() arg 3 must not be zero".into(),
+            Some(c.pos),
+        ));
+    }
+    let len = if (step > 0 && start < stop) || (step < 0 && start > stop) {
+        ((stop - start).abs() + step.abs() - 1) / step.abs()
+    } else {
+        0
+    };
+    let len = usize::try_from(len).unwrap_or(usize::MAX);
+    c.ev.check_size(len)?;
+    c.ev.tick(len as u64)?;
+    Ok(Value::list(
+        (0..len)
+            .map(|i| Value::Int(start + step * i as i128))
+            .collect(),
+    ))
+}
+
+fn std_sequence<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(0, 2)?;
+    let start = if c.n() > 0 {
+        int_arg(c, &c.val(0)?)?
+    } else {
+        0
+    };
+    let step = if c.n() > 1 {
+        int_arg(c, &c.val(1)?)?
+    } else {
+        1
+    };
+    Ok(Value::Gen(Rc::new(Gen::Count(start, step))))
+}
+
+fn std_repeat<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 2)?;
+    let v = c.val(0)?;
+    let times = if c.n() > 1 {
+        int_arg(c, &c.val(1)?)?
+    } else {
+        -1
+    };
+    if times < 0 {
+        return Ok(Value::Gen(Rc::new(Gen::Repeat(v))));
+    }
+    let n = usize::try_from(times).unwrap_or(usize::MAX);
+    c.ev.check_size(n)?;
+    Ok(Value::list(vec![v; n]))
+}
+
+fn std_cycle<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let items = iterable(c, &c.val(0)?)?;
+    Ok(Value::Gen(Rc::new(Gen::Cycle(Rc::new(items)))))
+}
+
+fn std_order_by<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let items = iterable(c, &c.val(0)?)?;
+    let lam = c.lam(1)?;
+    let mut keys = Vec::with_capacity(items.len());
+    for t in &items {
+        c.ev.tick(1)?;
+        keys.push(c.ev.apply(&lam, &[t.clone()])?);
+    }
+    let cols = vec![(keys, c.name == "orderBy")];
+    let sorted = sort_by_columns(c, &items, &cols)?;
+    Ok(Value::Ordered(Rc::new(Ordered {
+        source: items,
+        keys: cols,
+        sorted: Rc::new(sorted),
+    })))
+}
+
+fn std_then_by<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let v = c.val(0)?;
+    let Value::Ordered(o) = &v else {
+        return Err(c.nomatch_types(&[&v]));
+    };
+    let lam = c.lam(1)?;
+    let mut keys = Vec::with_capacity(o.source.len());
+    for t in &o.source {
+        c.ev.tick(1)?;
+        keys.push(c.ev.apply(&lam, &[t.clone()])?);
+    }
+    let mut cols = o.keys.clone();
+    cols.push((keys, c.name == "thenBy"));
+    let sorted = sort_by_columns(c, &o.source, &cols)?;
+    Ok(Value::Ordered(Rc::new(Ordered {
+        source: o.source.clone(),
+        keys: cols,
+        sorted: Rc::new(sorted),
+    })))
+}
+
+fn std_slice<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let items = iterable(c, &c.val(0)?)?;
+    let n = int_arg(c, &c.val(1)?)?;
+    if n <= 0 {
+        return Err(YaqlError::new(
+            "ValueError",
+            "slice() needs a length above 0".into(),
+            Some(c.pos),
+        ));
+    }
+    Ok(Value::list(
+        items
+            .chunks(n as usize)
+            .map(|ch| Value::list(ch.to_vec()))
+            .collect(),
+    ))
+}
+
+fn std_split_where<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let items = iterable(c, &c.val(0)?)?;
+    let lam = c.lam(1)?;
+    let mut out = Vec::new();
+    let mut start = 0;
+    if c.name == "splitWhere" {
+        for (end, t) in items.iter().enumerate() {
+            c.ev.tick(1)?;
+            if c.ev.apply(&lam, &[t.clone()])?.truthy() {
+                out.push(Value::list(items[start..end].to_vec()));
+                start = end + 1;
+            }
+        }
+    } else {
+        let mut prev: Option<Value> = None;
+        for (end, t) in items.iter().enumerate() {
+            c.ev.tick(1)?;
+            let p = c.ev.apply(&lam, &[t.clone()])?;
+            if let Some(q) = &prev {
+                if !py_eq(q, &p) {
+                    out.push(Value::list(items[start..end].to_vec()));
+                    start = end;
                 }
             }
-            Ok(Value::list(out))
+            prev = Some(p);
         }
-        "defaultIfEmpty" => {
-            c.arity(2, 2)?;
-            let coll = c.val(0)?;
-            let items = iterable(c, &coll)?;
-            let default = c.val(1)?;
-            if !default.is_iterable() {
-                return Err(c.nomatch_types(&[&coll, &default]));
+    }
+    if start != items.len() {
+        out.push(Value::list(items[start..].to_vec()));
+    }
+    Ok(Value::list(out))
+}
+
+fn std_split_at<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let items = iterable(c, &c.val(0)?)?;
+    let i = int_arg(c, &c.val(1)?)?;
+    let n = items.len() as i128;
+    let cut = if i < 0 { (i + n).max(0) } else { i.min(n) } as usize;
+    Ok(Value::list(vec![
+        Value::list(items[..cut].to_vec()),
+        Value::list(items[cut..].to_vec()),
+    ]))
+}
+
+fn std_reverse<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let mut items = iterable(c, &c.val(0)?)?;
+    items.reverse();
+    Ok(Value::list(items))
+}
+
+fn std_is_iterable<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::Bool(c.val(0)?.is_iterable()))
+}
+
+fn std_generate<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(3, 5)?;
+    let mut cur = c.val(0)?;
+    let pred = c.lam(1)?;
+    let producer = c.lam(2)?;
+    let selector = if c.n() > 3 { Some(c.lam(3)?) } else { None };
+    let decycle = if c.n() > 4 {
+        c.val(4)?.truthy()
+    } else {
+        c.kw("decycle")?.is_some_and(|v| v.truthy())
+    };
+    let mut seen = IndexSet::new();
+    let mut out = Vec::new();
+    while c.ev.apply(&pred, &[cur.clone()])?.truthy() {
+        c.ev.tick(1)?;
+        if decycle && !seen.insert(Key(cur.clone())) {
+            break;
+        }
+        out.push(match &selector {
+            Some(s) => c.ev.apply(s, &[cur.clone()])?,
+            None => cur.clone(),
+        });
+        cur = c.ev.apply(&producer, &[cur])?;
+    }
+    Ok(Value::list(out))
+}
+
+fn std_generate_many<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 5)?;
+    let initial = c.val(0)?;
+    let producer = c.lam(1)?;
+    let selector = if c.n() > 2 { Some(c.lam(2)?) } else { None };
+    let decycle = c.kw("decycle")?.is_some_and(|v| v.truthy()) || (c.n() > 3 && c.val(3)?.truthy());
+    let depth_first =
+        c.kw("depthFirst")?.is_some_and(|v| v.truthy()) || (c.n() > 4 && c.val(4)?.truthy());
+    let mut queue = std::collections::VecDeque::from([initial]);
+    let mut seen = IndexSet::new();
+    let mut out = Vec::new();
+    while let Some(item) = queue.pop_front() {
+        c.ev.tick(1)?;
+        if decycle && !seen.insert(Key(item.clone())) {
+            continue;
+        }
+        out.push(match &selector {
+            Some(s) => c.ev.apply(s, &[item.clone()])?,
+            None => item.clone(),
+        });
+        let produced = c.ev.apply(&producer, &[item])?;
+        let produced = iterable(c, &produced)?;
+        if depth_first {
+            for p in produced.into_iter().rev() {
+                queue.push_front(p);
             }
-            Ok(if items.is_empty() { default } else { coll })
+        } else {
+            queue.extend(produced);
         }
-        // ---------------------------------------------------------------- regex
-        "regex" => {
-            c.arity(1, 4)?;
-            c.only_kw(&["ignoreCase", "multiLine", "dotAll"])?;
-            let p = c.val(0)?;
-            let p = p.as_str().ok_or_else(|| c.nomatch())?;
-            let flag = |i: usize, k: &str| -> Result<bool, YaqlError> {
-                if c.n() > i {
-                    return Ok(c.val(i)?.truthy());
-                }
-                Ok(c.kw(k)?.is_some_and(|v| v.truthy()))
-            };
-            let re = compile_regex(
-                p,
-                flag(1, "ignoreCase")?,
-                flag(2, "multiLine")?,
-                flag(3, "dotAll")?,
-                c.pos,
-            )?;
-            Ok(Value::Regex(re))
+    }
+    Ok(Value::list(out))
+}
+
+fn std_default_if_empty<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let coll = c.val(0)?;
+    let items = iterable(c, &coll)?;
+    let default = c.val(1)?;
+    if !default.is_iterable() {
+        return Err(c.nomatch_types(&[&coll, &default]));
+    }
+    Ok(if items.is_empty() { default } else { coll })
+}
+
+fn std_regex<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 4)?;
+    c.only_kw(&["ignoreCase", "multiLine", "dotAll"])?;
+    let p = c.val(0)?;
+    let p = p.as_str().ok_or_else(|| c.nomatch())?;
+    let flag = |i: usize, k: &str| -> Result<bool, YaqlError> {
+        if c.n() > i {
+            return Ok(c.val(i)?.truthy());
         }
-        "escapeRegex" => {
-            c.arity(1, 1)?;
-            let v = c.val(0)?;
-            let s = v.as_str().ok_or_else(|| c.nomatch())?;
-            let mut out = String::with_capacity(s.len() * 2);
-            for ch in s.chars() {
-                if "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(ch) {
-                    out.push('\\');
-                }
-                out.push(ch);
-            }
-            Ok(Value::string(out))
+        Ok(c.kw(k)?.is_some_and(|v| v.truthy()))
+    };
+    let re = compile_regex(
+        p,
+        flag(1, "ignoreCase")?,
+        flag(2, "multiLine")?,
+        flag(3, "dotAll")?,
+        c.pos,
+    )?;
+    Ok(Value::Regex(re))
+}
+
+fn std_escape_regex<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let v = c.val(0)?;
+    let s = v.as_str().ok_or_else(|| c.nomatch())?;
+    let mut out = String::with_capacity(s.len() * 2);
+    for ch in s.chars() {
+        if "()[]{}?*+-|^$\\.&~# \t\n\r\x0b\x0c".contains(ch) {
+            out.push('\\');
         }
-        "isRegex" => {
-            c.arity(1, 1)?;
-            Ok(Value::Bool(matches!(c.val(0)?, Value::Regex(_))))
-        }
-        "matches" => {
-            c.arity(2, 2)?;
-            let (a, b) = (c.val(0)?, c.val(1)?);
-            let (re, s) = regex_and_string(c, &a, &b)?;
-            Ok(Value::Bool(re.re.is_match(&s)))
-        }
-        "search" | "searchAll" => {
-            c.arity(2, 3)?;
-            let (a, b) = (c.val(0)?, c.val(1)?);
-            let Value::Regex(re) = &a else {
-                return Err(c.nomatch_types(&[&a, &b]));
-            };
-            let s = b.as_str().ok_or_else(|| c.nomatch_types(&[&a, &b]))?;
-            let sel = if c.n() > 2 { Some(c.lam(2)?) } else { None };
-            let mut out = Vec::new();
-            for caps in re.re.captures_iter(s) {
-                c.ev.tick(1)?;
-                let v = match &sel {
-                    None => {
-                        Value::string(caps.get(0).map(|m| m.as_str()).unwrap_or("").to_string())
-                    }
-                    Some(l) => {
-                        let scope = publish_match(c, s, &caps, re);
-                        match l {
-                            Lam::Expr(e, _) => c.ev.eval(e, &scope)?,
-                            Lam::Const(v) => v.clone(),
-                        }
-                    }
-                };
-                if c.name == "search" {
-                    return Ok(v);
-                }
-                out.push(v);
-            }
-            if c.name == "search" {
-                return Ok(Value::Null);
-            }
-            Ok(Value::list(out))
-        }
-        "replaceBy" => {
-            c.arity(3, 4)?;
-            let (a, b) = (c.val(0)?, c.val(1)?);
-            let (re, s) = regex_and_string(c, &a, &b)?;
-            let lam = c.lam(2)?;
-            let count = if c.n() > 3 {
-                int_arg(c, &c.val(3)?)?
-            } else {
-                0
-            };
-            let mut out = String::new();
-            let mut last = 0;
-            for (n, caps) in re.re.captures_iter(&s).enumerate() {
-                if count > 0 && n as i128 >= count {
-                    break;
-                }
-                c.ev.tick(1)?;
-                let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or((0, 0));
-                out.push_str(&s[last..m.0]);
-                let scope = publish_match(c, &s, &caps, &re);
-                let v = match &lam {
+        out.push(ch);
+    }
+    Ok(Value::string(out))
+}
+
+fn std_is_regex<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    Ok(Value::Bool(matches!(c.val(0)?, Value::Regex(_))))
+}
+
+fn std_matches<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 2)?;
+    let (a, b) = (c.val(0)?, c.val(1)?);
+    let (re, s) = regex_and_string(c, &a, &b)?;
+    Ok(Value::Bool(re.re.is_match(&s)))
+}
+
+fn std_search<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(2, 3)?;
+    let (a, b) = (c.val(0)?, c.val(1)?);
+    let Value::Regex(re) = &a else {
+        return Err(c.nomatch_types(&[&a, &b]));
+    };
+    let s = b.as_str().ok_or_else(|| c.nomatch_types(&[&a, &b]))?;
+    let sel = if c.n() > 2 { Some(c.lam(2)?) } else { None };
+    let mut out = Vec::new();
+    for caps in re.re.captures_iter(s) {
+        c.ev.tick(1)?;
+        let v = match &sel {
+            None => Value::string(caps.get(0).map(|m| m.as_str()).unwrap_or("").to_string()),
+            Some(l) => {
+                let scope = publish_match(c, s, &caps, re);
+                match l {
                     Lam::Expr(e, _) => c.ev.eval(e, &scope)?,
                     Lam::Const(v) => v.clone(),
-                };
-                out.push_str(&str_of(c, &v)?);
-                last = m.1;
-            }
-            out.push_str(&s[last..]);
-            Ok(Value::string(out))
-        }
-        // ---------------------------------------------------------------- orquesta
-        "ctx" => {
-            c.arity(0, 1)?;
-            let key = if c.n() == 1 { c.val(0)? } else { Value::Null };
-            if !key.truthy() {
-                return Ok(match c.ev.data {
-                    J::Object(m) => Value::Dict(Dict::J(m, true)),
-                    _ => Value::dict(OwnedDict::new()),
-                });
-            }
-            let vars = match c.ev.data {
-                J::Object(m) => Some(m),
-                _ => None,
-            };
-            let name = py_str(&key, false);
-            let found = match &key {
-                Value::Str(s) => vars.and_then(|m| m.get(&**s)),
-                _ => None,
-            };
-            match found {
-                None => Err(YaqlError::new(
-                    "VariableUndefinedError",
-                    format!("The variable \"{name}\" is referenced before assigned."),
-                    Some(c.pos),
-                )),
-                Some(_) if name.starts_with("__") => Err(YaqlError::new(
-                    "VariableInaccessibleError",
-                    format!("The variable \"{name}\" is for internal use and inaccessible."),
-                    Some(c.pos),
-                )),
-                Some(v) => Ok(Value::from_json(v)),
-            }
-        }
-        "json" => {
-            c.arity(1, 1)?;
-            let v = c.val(0)?;
-            match &v {
-                // yaql hands orquesta a frozen mapping, which json() rejects as "not a string".
-                Value::Str(s) => {
-                    let parsed: J = serde_json::from_str(s).map_err(|e| {
-                        YaqlError::new("JSONDecodeError", e.to_string(), Some(c.pos))
-                    })?;
-                    Ok(owned_from_json(parsed))
                 }
-                _ => Err(YaqlError::new(
-                    "TypeError",
-                    "Given object is not typeof string.".into(),
-                    Some(c.pos),
-                )),
             }
+        };
+        if c.name == "search" {
+            return Ok(v);
         }
-        _ => Err(c.nomatch()),
+        out.push(v);
+    }
+    if c.name == "search" {
+        return Ok(Value::Null);
+    }
+    Ok(Value::list(out))
+}
+
+fn std_replace_by<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(3, 4)?;
+    let (a, b) = (c.val(0)?, c.val(1)?);
+    let (re, s) = regex_and_string(c, &a, &b)?;
+    let lam = c.lam(2)?;
+    let count = if c.n() > 3 {
+        int_arg(c, &c.val(3)?)?
+    } else {
+        0
+    };
+    let mut out = String::new();
+    let mut last = 0;
+    for (n, caps) in re.re.captures_iter(&s).enumerate() {
+        if count > 0 && n as i128 >= count {
+            break;
+        }
+        c.ev.tick(1)?;
+        let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or((0, 0));
+        out.push_str(&s[last..m.0]);
+        let scope = publish_match(c, &s, &caps, &re);
+        let v = match &lam {
+            Lam::Expr(e, _) => c.ev.eval(e, &scope)?,
+            Lam::Const(v) => v.clone(),
+        };
+        out.push_str(&str_of(c, &v)?);
+        last = m.1;
+    }
+    out.push_str(&s[last..]);
+    Ok(Value::string(out))
+}
+
+fn std_ctx<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(0, 1)?;
+    let key = if c.n() == 1 { c.val(0)? } else { Value::Null };
+    if !key.truthy() {
+        return Ok(match c.ev.data {
+            J::Object(m) => Value::Dict(Dict::J(m, true)),
+            _ => Value::dict(OwnedDict::new()),
+        });
+    }
+    let vars = match c.ev.data {
+        J::Object(m) => Some(m),
+        _ => None,
+    };
+    let name = py_str(&key, false);
+    let found = match &key {
+        Value::Str(s) => vars.and_then(|m| m.get(&**s)),
+        _ => None,
+    };
+    match found {
+        None => Err(YaqlError::new(
+            "VariableUndefinedError",
+            format!("The variable \"{name}\" is referenced before assigned."),
+            Some(c.pos),
+        )),
+        Some(_) if name.starts_with("__") => Err(YaqlError::new(
+            "VariableInaccessibleError",
+            format!("The variable \"{name}\" is for internal use and inaccessible."),
+            Some(c.pos),
+        )),
+        Some(v) => Ok(Value::from_json(v)),
+    }
+}
+
+fn std_json<'a>(c: &Call<'a, '_>) -> R<'a> {
+    c.arity(1, 1)?;
+    let v = c.val(0)?;
+    match &v {
+        // yaql hands orquesta a frozen mapping, which json() rejects as "not a string".
+        Value::Str(s) => {
+            let parsed: J = serde_json::from_str(s)
+                .map_err(|e| YaqlError::new("JSONDecodeError", e.to_string(), Some(c.pos)))?;
+            Ok(owned_from_json(parsed))
+        }
+        _ => Err(YaqlError::new(
+            "TypeError",
+            "Given object is not typeof string.".into(),
+            Some(c.pos),
+        )),
     }
 }
 

@@ -887,3 +887,71 @@ fn conformance_dump() {
     }
     std::fs::write(out, lines.join("\n") + "\n").unwrap();
 }
+
+#[test]
+fn deep_nesting_within_limits_does_not_overflow_the_stack() {
+    // Run on a small stack: nested lambdas go through the whole call machinery at every level.
+    let handle = std::thread::Builder::new()
+        .stack_size(2 * 1024 * 1024)
+        .spawn(|| {
+            let mut results = Vec::new();
+            for depth in [10usize, 20, 30, 40] {
+                let src = format!("{}$ + 1{}", "[1].select(".repeat(depth), ")".repeat(depth));
+                results.push(evaluate(&format!("<% {src} %>"), &json!({}), &NoProvider).is_ok());
+                let src = format!("{}1{}", "let(x => ".repeat(depth), ") -> $x".repeat(depth));
+                results.push(evaluate(&format!("<% {src} %>"), &json!({}), &NoProvider).is_ok());
+                let src = format!("{}1{}", "switch(true => ".repeat(depth), ")".repeat(depth));
+                results.push(evaluate(&format!("<% {src} %>"), &json!({}), &NoProvider).is_ok());
+            }
+            for src in [
+                "def(f, [1].select(f($))) -> f(1)",
+                "def(f, switch(true => f($))) -> f(1)",
+                "def(f, [1].orderBy(f($)).where(f($))) -> f(1)",
+                "def(f, let(y => f($)) -> $y) -> f(1)",
+                "def(f, [$].groupBy(f($), f($), f($))) -> f(1)",
+                "def(f, regex('a').replaceBy('a', f($))) -> f(1)",
+            ] {
+                let r = evaluate(&format!("<% {src} %>"), &json!({}), &NoProvider);
+                results.push(matches!(r, Err(Error::Budget(_))));
+            }
+            results
+        })
+        .unwrap();
+    let results = handle.join().expect("no stack overflow");
+    assert!(results[0], "shallow nesting evaluates");
+    assert!(
+        results[12..].iter().all(|b| *b),
+        "runaway recursion ends in a budget error"
+    );
+}
+
+/// Stack bytes per evaluation level (debug builds reserve far more than release ones):
+/// `cargo test -p gale-expr stack_probe -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn stack_probe() {
+    for src in [
+        "def(f, [1].select(f($))) -> f(1)",
+        "def(f, switch(true => f($))) -> f(1)",
+        "def(f, f($)) -> f(1)",
+        "def(f, let(y => f($)) -> $y) -> f(1)",
+        "def(f, [1].orderBy(f($))) -> f(1)",
+    ] {
+        let s = src.to_string();
+        let r = std::thread::Builder::new()
+            .stack_size(64 * 1024 * 1024)
+            .spawn(move || {
+                let _ = evaluate(&format!("<% {s} %>"), &json!({}), &NoProvider);
+                eval::STACK_PROBE.with(|p| p.get())
+            })
+            .unwrap()
+            .join()
+            .unwrap();
+        println!(
+            "{src}: {} bytes over {} levels = {} per level",
+            r.0 - r.1,
+            r.2,
+            (r.0 - r.1) / r.2 as usize
+        );
+    }
+}
