@@ -1,0 +1,704 @@
+//! Behaviour tests for the parameter pipeline, mostly tables of (input → StackStorm's output).
+
+use super::*;
+use gale_model::params::MASKED;
+use serde_json::json;
+use std::collections::HashMap;
+
+struct Kv(HashMap<String, Value>);
+
+impl gale_expr::ContextProvider for Kv {
+    fn st2kv(&self, key: &str, _decrypt: bool) -> Result<Option<Value>, String> {
+        Ok(self.0.get(key).cloned())
+    }
+}
+
+fn kv(pairs: &[(&str, &str)]) -> Kv {
+    Kv(pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect())
+}
+
+fn schema(v: Value) -> gale_model::params::ParameterSchema {
+    serde_json::from_value(v).unwrap()
+}
+
+fn runner(name: &str, params: Value, output_key: Option<&str>) -> RunnerType {
+    RunnerType {
+        id: String::new(),
+        name: name.into(),
+        description: String::new(),
+        enabled: true,
+        runner_package: String::new(),
+        runner_module: String::new(),
+        runner_parameters: schema(params),
+        output_key: output_key.map(str::to_string),
+        output_schema: Value::Null,
+        uid: RunnerType::uid_for(name),
+    }
+}
+
+fn local_shell_cmd() -> RunnerType {
+    runner(
+        "local-shell-cmd",
+        json!({
+            "cmd": {"type": "string", "description": "command"},
+            "cwd": {"type": "string"},
+            "env": {"type": "object"},
+            "kwarg_op": {"type": "string", "default": "--"},
+            "sudo": {"type": "boolean", "default": false},
+            "sudo_password": {"type": "string", "default": null, "required": false, "secret": true},
+            "timeout": {"type": "integer", "default": 60}
+        }),
+        None,
+    )
+}
+
+fn action(name: &str, runner: &str, params: Value) -> Action {
+    Action {
+        id: String::new(),
+        name: name.into(),
+        pack: "p".into(),
+        action_ref: format!("p.{name}"),
+        uid: format!("action:p:{name}"),
+        runner_type: runner.into(),
+        entry_point: String::new(),
+        description: None,
+        enabled: true,
+        parameters: schema(params),
+        output_schema: Value::Null,
+        notify: None,
+        tags: vec![],
+        metadata_file: String::new(),
+    }
+}
+
+fn core_echo() -> Action {
+    action(
+        "echo",
+        "local-shell-cmd",
+        json!({
+            "message": {"type": "string", "required": true},
+            "cmd": {"type": "string", "required": true, "default": "echo \"{{message}}\"", "immutable": true, "description": "command"},
+            "kwarg_op": {"immutable": true},
+            "sudo": {"default": false, "immutable": true},
+            "sudo_password": {"immutable": true}
+        }),
+    )
+}
+
+fn core_local() -> Action {
+    action(
+        "local",
+        "local-shell-cmd",
+        json!({"cmd": {"type": "string", "required": true, "description": "command"}, "sudo": {"immutable": true}}),
+    )
+}
+
+fn map(v: Value) -> Map<String, Value> {
+    v.as_object().unwrap().clone()
+}
+
+struct Case<'a> {
+    runner: &'a RunnerType,
+    action: &'a Action,
+    params: Value,
+    context: Value,
+    config: Value,
+    kv: Kv,
+}
+
+impl<'a> Case<'a> {
+    fn new(runner: &'a RunnerType, action: &'a Action, params: Value) -> Self {
+        Case {
+            runner,
+            action,
+            params,
+            context: json!({"user": "stanley", "pack": "p"}),
+            config: json!({}),
+            kv: kv(&[]),
+        }
+    }
+    fn live(&self) -> Result<Map<String, Value>, Error> {
+        let params = map(self.params.clone());
+        render_live_params(&RenderInput {
+            runner: self.runner,
+            action: self.action,
+            params: &params,
+            context: &self.context,
+            config: &self.config,
+            kv: &self.kv,
+        })
+    }
+    fn final_(&self) -> Result<FinalParams, Error> {
+        let params = map(self.params.clone());
+        render_final_params(&RenderInput {
+            runner: self.runner,
+            action: self.action,
+            params: &params,
+            context: &self.context,
+            config: &self.config,
+            kv: &self.kv,
+        })
+    }
+}
+
+// ---------------------------------------------------------------- rendering without Jinja
+
+#[test]
+fn dependency_unsatisfied_message() {
+    let r = runner("x", json!({"r1": {"default": "some"}}), None);
+    let a = action("a", "x", json!({"r2": {"default": "{{ r1 }}"}}));
+    let e = Case::new(
+        &r,
+        &a,
+        json!({"r3": "lolcathost", "r4": "{{ variable_not_defined }}"}),
+    )
+    .live()
+    .unwrap_err();
+    assert_eq!(
+        e,
+        Error::Render("Dependency unsatisfied in variable \"variable_not_defined\"".into())
+    );
+    assert_eq!(e.http_status(), 400);
+    assert!(e.creates_failed_execution());
+}
+
+#[test]
+fn cyclic_dependency_message_lists_sorted_names() {
+    let r = runner("x", json!({"r1": {"default": "some"}}), None);
+    let a = action("a", "x", json!({"r2": {"default": "{{ r1 }}"}}));
+    let e = Case::new(
+        &r,
+        &a,
+        json!({"r3": "lolcathost", "cyclic": "{{ cyclic }}", "morecyclic": "{{ morecyclic }}"}),
+    )
+    .live()
+    .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Cyclic dependency found in the following variables: cyclic, morecyclic. Likely the variable is referencing itself"
+    );
+}
+
+#[test]
+fn self_referencing_default_is_a_cycle() {
+    let r = runner("x", json!({}), None);
+    let a = action(
+        "a",
+        "x",
+        json!({"x": {"type": "string", "default": "{{ x }}"}}),
+    );
+    let e = Case::new(&r, &a, json!({})).live().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Cyclic dependency found in the following variables: x. Likely the variable is referencing itself"
+    );
+    let a = action(
+        "a",
+        "x",
+        json!({"a": {"default": "{{ b }}"}, "b": {"default": "{{ a }}"}}),
+    );
+    let e = Case::new(&r, &a, json!({})).live().unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("Cyclic dependency found in the following variables: a."),
+        "{e}"
+    );
+}
+
+#[test]
+fn unparsable_template_is_a_plain_string() {
+    let r = local_shell_cmd();
+    let a = core_local();
+    let live = Case::new(&r, &a, json!({"cmd": "echo {{ oops"}))
+        .live()
+        .unwrap();
+    assert_eq!(live, map(json!({"cmd": "echo {{ oops"})));
+}
+
+#[test]
+fn live_params_are_cast_with_runner_definitions() {
+    let r = local_shell_cmd();
+    let a = core_local();
+    let live = Case::new(
+        &r,
+        &a,
+        json!({"cmd": "ls", "timeout": "5", "sudo_password": null}),
+    )
+    .live()
+    .unwrap();
+    assert_eq!(
+        live,
+        map(json!({"cmd": "ls", "timeout": 5, "sudo_password": null}))
+    );
+    // Plain defaults are not added at request time.
+    assert!(!live.contains_key("kwarg_op"));
+}
+
+#[test]
+fn live_cast_errors_keep_python_text_and_status() {
+    let r = local_shell_cmd();
+    let a = core_local();
+    let e = Case::new(&r, &a, json!({"cmd": "ls", "timeout": "1.5"}))
+        .live()
+        .unwrap_err();
+    assert_eq!(
+        e,
+        Error::Cast("invalid literal for int() with base 10: '1.5'".into())
+    );
+    assert_eq!(e.http_status(), 400);
+    assert!(!e.creates_failed_execution());
+    let e = Case::new(&r, &a, json!({"cmd": 5})).live().unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "Value \"5\" must either be a string or None. Got \"int\"."
+    );
+    let obj = action("o", "x", json!({"o": {"type": "object"}}));
+    let rx = runner("x", json!({}), None);
+    let e = Case::new(&rx, &obj, json!({"o": "a b"}))
+        .live()
+        .unwrap_err();
+    assert_eq!(e.http_status(), 500);
+}
+
+#[test]
+fn final_params_split_fill_defaults_and_nulls() {
+    let r = local_shell_cmd();
+    let a = action(
+        "a",
+        "local-shell-cmd",
+        json!({"cmd": {"type": "string", "default": "ls"}, "extra": {"type": "string"}, "count": {"type": "integer", "default": "3"}}),
+    );
+    let f = Case::new(&r, &a, json!({"timeout": 10})).final_().unwrap();
+    assert_eq!(f.runner["cmd"], json!("ls"));
+    assert_eq!(f.runner["timeout"], json!(10));
+    assert_eq!(f.runner["kwarg_op"], json!("--"));
+    assert_eq!(f.runner["sudo"], json!(false));
+    assert_eq!(f.runner["sudo_password"], Value::Null);
+    assert_eq!(f.runner["cwd"], Value::Null);
+    assert_eq!(f.action, map(json!({"extra": null, "count": 3})));
+}
+
+#[test]
+fn runner_immutable_default_beats_action_default() {
+    let r = runner(
+        "remote-shell-cmd",
+        json!({"parallel": {"type": "boolean", "default": false, "immutable": true}}),
+        None,
+    );
+    let a = action(
+        "a",
+        "remote-shell-cmd",
+        json!({"parallel": {"default": true}}),
+    );
+    let f = Case::new(&r, &a, json!({})).final_().unwrap();
+    assert_eq!(f.runner["parallel"], json!(false));
+}
+
+#[test]
+fn immutable_action_default_overrides_given_value_in_final() {
+    let r = local_shell_cmd();
+    let a = action(
+        "a",
+        "local-shell-cmd",
+        json!({"sudo": {"default": true, "immutable": true}}),
+    );
+    let f = Case::new(&r, &a, json!({"sudo": false})).final_().unwrap();
+    assert_eq!(f.runner["sudo"], json!(true));
+}
+
+// ---------------------------------------------------------------- rendering with Jinja
+
+#[test]
+fn echo_renders_its_immutable_command() {
+    let r = local_shell_cmd();
+    let a = core_echo();
+    let live = Case::new(&r, &a, json!({"message": "hi there"}))
+        .live()
+        .unwrap();
+    assert_eq!(live, map(json!({"message": "hi there"})));
+    let f = Case::new(&r, &a, json!({"message": "hi there"}))
+        .final_()
+        .unwrap();
+    assert_eq!(f.runner["cmd"], json!("echo \"hi there\""));
+    assert_eq!(f.action, map(json!({"message": "hi there"})));
+}
+
+#[test]
+fn template_default_is_persisted_in_live_params() {
+    let r = runner("x", json!({}), None);
+    let a = action(
+        "a",
+        "x",
+        json!({
+            "host": {"type": "string", "default": "{{ st2kv.system.host }}"},
+            "count": {"type": "integer", "default": "{{ st2kv.system.count }}"},
+            "who": {"type": "string", "default": "{{ action_context.user }}"},
+            "region": {"type": "string", "default": "{{ config_context.region }}"},
+            "plain": {"type": "string", "default": "p"},
+            "locked": {"type": "string", "default": "{{ st2kv.system.host }}", "immutable": true}
+        }),
+    );
+    let mut c = Case::new(&r, &a, json!({}));
+    c.kv = kv(&[("system.host", "web01"), ("system.count", "3")]);
+    c.config = json!({"region": "eu"});
+    let live = c.live().unwrap();
+    assert_eq!(
+        live,
+        map(json!({"host": "web01", "count": 3, "who": "stanley", "region": "eu"}))
+    );
+}
+
+#[test]
+fn missing_kv_key_renders_empty_and_integer_cast_fails() {
+    let r = runner("x", json!({}), None);
+    let a = action(
+        "a",
+        "x",
+        json!({"count": {"type": "integer", "default": "{{ st2kv.system.count }}"}}),
+    );
+    let e = Case::new(&r, &a, json!({})).live().unwrap_err();
+    assert_eq!(
+        e,
+        Error::Cast("invalid literal for int() with base 10: ''".into())
+    );
+}
+
+#[test]
+fn given_template_vs_default_template_quirk() {
+    let r = runner("x", json!({}), None);
+    let a = action(
+        "a",
+        "x",
+        json!({"foo": {"type": "string", "default": "{{ baz }}"}, "bar": {"default": "R"}, "baz": {"default": "B"}}),
+    );
+    let live = Case::new(&r, &a, json!({"foo": "{{ bar }}"}))
+        .live()
+        .unwrap();
+    assert_eq!(live["foo"], json!("B"));
+    let a = action(
+        "a",
+        "x",
+        json!({"foo": {"type": "string", "default": "P"}, "bar": {"default": "R"}}),
+    );
+    let live = Case::new(&r, &a, json!({"foo": "{{ bar }}"}))
+        .live()
+        .unwrap();
+    assert_eq!(live["foo"], json!("R"));
+}
+
+#[test]
+fn parameters_reference_each_other_in_dependency_order() {
+    let r = runner("x", json!({}), None);
+    let a = action(
+        "a",
+        "x",
+        json!({"c": {"default": "{{ b }}-c"}, "b": {"default": "{{ a }}-b"}, "a": {"default": "a"}}),
+    );
+    let f = Case::new(&r, &a, json!({})).final_().unwrap();
+    assert_eq!(f.action["c"], json!("a-b-c"));
+}
+
+#[test]
+fn complex_defaults_keep_types_only_for_exact_references() {
+    let r = runner("x", json!({}), None);
+    let a = action(
+        "a",
+        "x",
+        json!({
+            "a": {"type": "array", "default": [1, 2]},
+            "b": {"type": "array", "default": ["{{a}}", "x"]},
+            "c": {"type": "array", "default": ["{{ a }}"]},
+            "d": {"type": "object", "default": {"k": "{{a}}"}}
+        }),
+    );
+    let f = Case::new(&r, &a, json!({})).final_().unwrap();
+    assert_eq!(f.action["b"], json!([[1, 2], "x"]));
+    assert_eq!(f.action["c"], json!(["[1, 2]"]));
+    assert_eq!(f.action["d"], json!({"k": [1, 2]}));
+}
+
+#[test]
+fn render_failure_names_the_parameter() {
+    let r = runner("x", json!({}), None);
+    let a = action("a", "x", json!({"p": {"default": "x"}}));
+    let e = Case::new(&r, &a, json!({"q": "{{ p.missing.deeper }}"}))
+        .live()
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("Failed to render parameter \"q\": "),
+        "{e}"
+    );
+    assert!(e.creates_failed_execution());
+}
+
+#[test]
+fn final_rendering_never_rerenders_live_values() {
+    let r = runner("x", json!({}), None);
+    let a = action("a", "x", json!({"t": {"type": "string"}}));
+    let f = Case::new(&r, &a, json!({"t": "{{ nothing }}"}))
+        .final_()
+        .unwrap();
+    assert_eq!(f.action["t"], json!("{{ nothing }}"));
+}
+
+// ---------------------------------------------------------------- validation
+
+#[test]
+fn validation_table() {
+    let r = local_shell_cmd();
+    let echo = core_echo();
+    let a = action(
+        "a",
+        "local-shell-cmd",
+        json!({
+            "cmd": {"type": "string", "required": true, "default": "ls"},
+            "mode": {"type": "string", "enum": ["a", "b"]},
+            "n": {"type": "integer", "minimum": 1},
+            "name": {"type": "string", "pattern": "^[a-z]+$"},
+            "any": {},
+            "opt_default_none": {"type": "integer", "default": null, "required": true},
+            "nested": {"type": "object", "properties": {"x": {"type": "integer", "default": 7}, "y": {"type": "string", "required": true}}},
+            "must": {"type": "boolean", "required": true}
+        }),
+    );
+    let cases: Vec<(&Action, Value, Result<Value, &str>)> = vec![
+        (&echo, json!({}), Err("'message' is a required property")),
+        (
+            &echo,
+            json!({"message": "x", "foo": 1}),
+            Err("Additional properties are not allowed ('foo' was unexpected)"),
+        ),
+        (
+            &echo,
+            json!({"message": "x", "b": 1, "a": 2}),
+            Err("Additional properties are not allowed ('a', 'b' were unexpected)"),
+        ),
+        (
+            &echo,
+            json!({"message": null}),
+            Err("None is not of type 'string'"),
+        ),
+        (
+            &echo,
+            json!({"message": 5}),
+            Err("5 is not of type 'string'"),
+        ),
+        (
+            &a,
+            json!({"must": true, "mode": "c"}),
+            Err("'c' is not one of ['a', 'b']"),
+        ),
+        (
+            &a,
+            json!({"must": true, "n": 0}),
+            Err("0 is less than the minimum of 1"),
+        ),
+        (
+            &a,
+            json!({"must": true, "name": "A1"}),
+            Err("'A1' does not match '^[a-z]+$'"),
+        ),
+        (
+            &a,
+            json!({"must": true, "n": "x"}),
+            Err("'x' is not of type 'integer', 'null'"),
+        ),
+        (&a, json!({"must": 1}), Err("1 is not of type 'boolean'")),
+        (
+            &a,
+            json!({"must": true, "nested": {"z": 1}}),
+            Err("'y' is a required property"),
+        ),
+        (
+            &a,
+            json!({"must": true, "mode": "c", "n": "x"}),
+            Err("'x' is not of type 'integer', 'null'"),
+        ),
+    ];
+    for (act, input, expected) in cases {
+        let got = validate_params(&r, act, &map(input.clone()));
+        match expected {
+            Err(msg) => assert_eq!(got, Err(Error::Validation(msg.into())), "{input}"),
+            Ok(v) => assert_eq!(got.unwrap(), map(v), "{input}"),
+        }
+    }
+}
+
+#[test]
+fn validation_fills_defaults_and_accepts_nulls() {
+    let r = local_shell_cmd();
+    let a = action(
+        "a",
+        "local-shell-cmd",
+        json!({
+            "cmd": {"type": "string", "required": true, "default": "ls"},
+            "mode": {"type": "string", "enum": ["a", "b"]},
+            "any": {},
+            "nested": {"type": "object", "properties": {"x": {"type": "integer", "default": 7}}},
+            "list": {"type": "array", "items": {"type": "object", "properties": {"k": {"type": "string", "default": "d"}}}}
+        }),
+    );
+    let out = validate_params(
+        &r,
+        &a,
+        &map(json!({"cmd": null, "any": null, "nested": {}, "list": [{}, {"k": "v"}], "sudo_password": null})),
+    )
+    .unwrap();
+    assert_eq!(out["cmd"], json!("ls"));
+    assert!(!out.contains_key("mode"));
+    assert_eq!(out["nested"], json!({"x": 7}));
+    assert_eq!(out["list"], json!([{"k": "d"}, {"k": "v"}]));
+    assert_eq!(out["kwarg_op"], json!("--"));
+    assert_eq!(out["timeout"], json!(60));
+}
+
+#[test]
+fn action_without_any_parameters_accepts_anything() {
+    let r = runner("noop", json!({}), None);
+    let a = action("noop", "noop", json!({}));
+    let p = map(json!({"whatever": 1}));
+    assert_eq!(validate_params(&r, &a, &p).unwrap(), p);
+}
+
+#[test]
+fn runner_override_rule_rechecked_at_execution() {
+    let r = local_shell_cmd();
+    let a = action(
+        "bad",
+        "local-shell-cmd",
+        json!({"cmd": {"type": "integer"}}),
+    );
+    let e = validate_params(&r, &a, &map(json!({}))).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "The attribute \"type\" for the runner parameter \"cmd\" in action \"p.bad\" cannot be overridden."
+    );
+    assert_eq!(e.http_status(), 500);
+}
+
+#[test]
+fn immutable_override_message() {
+    let r = local_shell_cmd();
+    let echo = core_echo();
+    assert_eq!(
+        check_immutable(&r, &echo, &map(json!({"message": "x", "cmd": "rm -rf /"}))),
+        Err(Error::Immutable(
+            "Override of immutable parameter(s) ['cmd'] is unsupported.".into()
+        ))
+    );
+    assert_eq!(
+        check_immutable(&r, &core_local(), &map(json!({"cmd": "ls", "sudo": true})))
+            .unwrap_err()
+            .to_string(),
+        "Override of immutable parameter(s) ['sudo'] is unsupported."
+    );
+    let both = check_immutable(&r, &echo, &map(json!({"sudo": true, "cmd": "x"}))).unwrap_err();
+    assert_eq!(
+        both.to_string(),
+        "Override of immutable parameter(s) ['sudo', 'cmd'] is unsupported."
+    );
+    assert!(check_immutable(&r, &echo, &map(json!({"message": "x"}))).is_ok());
+    let runner_side = runner(
+        "r",
+        json!({"locked": {"type": "string", "default": "x", "immutable": true}}),
+        None,
+    );
+    let plain = action("a", "r", json!({}));
+    assert!(check_immutable(&runner_side, &plain, &map(json!({"locked": "y"}))).is_err());
+}
+
+// ---------------------------------------------------------------- masking
+
+#[test]
+fn parameter_masking() {
+    let r = local_shell_cmd();
+    let a = action(
+        "a",
+        "local-shell-cmd",
+        json!({
+            "token": {"type": "string", "secret": true},
+            "creds": {"type": "object", "properties": {"user": {"type": "string"}, "pass": {"type": "string", "secret": true}}},
+            "all": {"type": "object", "secret": true},
+            "list": {"type": "array", "items": {"type": "object", "properties": {"key": {"secret": true}, "name": {}}}},
+            "secrets": {"type": "array", "items": {"type": "string", "secret": true}},
+            "plain": {"type": "string"}
+        }),
+    );
+    let params = map(json!({
+        "sudo_password": "pw",
+        "token": "t",
+        "creds": {"user": "u", "pass": "p"},
+        "all": {"a": 1},
+        "list": [{"key": "k1", "name": "n1"}, {"name": "n2"}],
+        "secrets": ["a", "b"],
+        "plain": "visible",
+        "cmd": "ls"
+    }));
+    let masked = mask_parameters(&r, &a, &params);
+    assert_eq!(
+        Value::Object(masked),
+        json!({
+            "sudo_password": MASKED,
+            "token": MASKED,
+            "creds": {"user": "u", "pass": MASKED},
+            "all": MASKED,
+            "list": [{"key": MASKED, "name": "n1"}, {"name": "n2"}],
+            "secrets": [MASKED, MASKED],
+            "plain": "visible",
+            "cmd": "ls"
+        })
+    );
+    // Masking never touches the input.
+    assert_eq!(params["token"], json!("t"));
+}
+
+#[test]
+fn result_masking_by_output_schema() {
+    let r = runner("python-script", json!({}), Some("result"));
+    let mut a = action("a", "python-script", json!({}));
+    a.output_schema = json!({
+        "type": "object",
+        "properties": {"password": {"type": "string", "secret": true}, "items": {"type": "array", "items": {"type": "object", "properties": {"t": {"secret": true}}}}},
+        "patternProperties": {"^key_": {"type": "string", "secret": true}},
+        "additionalProperties": {"type": "object", "properties": {"inner": {"type": "string", "secret": true}}}
+    });
+    let result = json!({"result": {"password": "p", "items": [{"t": 1, "u": 2}], "key_a": "k", "other": {"inner": "i", "x": 1}}, "stdout": "password"});
+    assert_eq!(
+        mask_result(&r, &a, &result),
+        json!({"result": {"password": MASKED, "items": [{"t": MASKED, "u": 2}], "key_a": MASKED, "other": {"inner": MASKED, "x": 1}}, "stdout": "password"})
+    );
+
+    // Legacy schema (no top-level type) still masks.
+    a.output_schema = json!({"password": {"type": "string", "secret": true}});
+    assert_eq!(
+        mask_result(&r, &a, &json!({"result": {"password": "p", "ok": 1}})),
+        json!({"result": {"password": MASKED, "ok": 1}})
+    );
+
+    // No output key, no schema, or no key in the result: untouched.
+    let shell = local_shell_cmd();
+    assert_eq!(
+        mask_result(&shell, &a, &json!({"stdout": "x"})),
+        json!({"stdout": "x"})
+    );
+    a.output_schema = json!({});
+    assert_eq!(
+        mask_result(&r, &a, &json!({"result": {"password": "p"}})),
+        json!({"result": {"password": "p"}})
+    );
+}
+
+#[test]
+fn whole_result_secret() {
+    let r = runner("http-request", json!({}), Some("body"));
+    let mut a = action("a", "http-request", json!({}));
+    a.output_schema = json!({"type": "string", "secret": true});
+    assert_eq!(
+        mask_result(&r, &a, &json!({"body": "s", "status_code": 200})),
+        json!({"body": MASKED, "status_code": 200})
+    );
+}
