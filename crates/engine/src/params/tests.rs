@@ -702,3 +702,171 @@ fn whole_result_secret() {
         json!({"body": MASKED, "status_code": 200})
     );
 }
+
+// ---------------------------------------------------------------- StackStorm's own cases
+// (st2common/tests/unit/test_param_utils.py, run through live then final rendering)
+
+fn finalized(
+    runner_params: Value,
+    action_params: Value,
+    params: Value,
+    context: Value,
+) -> Result<FinalParams, Error> {
+    let r = runner("r", runner_params, None);
+    let a = action("a", "r", action_params);
+    let mut c = Case::new(&r, &a, params);
+    c.context = context;
+    let live = c.live()?;
+    c.params = Value::Object(live);
+    c.final_()
+}
+
+#[test]
+fn st2_finalized_params_order_and_defaults() {
+    let f = finalized(
+        json!({"r1": {}, "r2": {"default": "r2"}, "r3": {"default": "r3"}}),
+        json!({"a1": {}, "a2": {"default": "a2"}, "r3": {"default": "a3"}}),
+        json!({"r1": "p1", "r2": "p2", "r3": "p3", "a1": "p4", "a2": "p5"}),
+        json!({"api_user": "noob"}),
+    )
+    .unwrap();
+    assert_eq!(f.runner, map(json!({"r1": "p1", "r2": "p2", "r3": "p3"})));
+    assert_eq!(f.action, map(json!({"a1": "p4", "a2": "p5"})));
+
+    let f = finalized(
+        json!({"r1": {}, "r2": {"default": "r2"}, "r3": {"default": "r3"}}),
+        json!({"a1": {}, "a2": {"default": "a2"}, "r3": {"default": "a3"}}),
+        json!({}),
+        json!({"api_user": "noob"}),
+    )
+    .unwrap();
+    assert_eq!(f.runner, map(json!({"r1": null, "r2": "r2", "r3": "a3"})));
+    assert_eq!(f.action, map(json!({"a1": null, "a2": "a2"})));
+
+    let f = finalized(
+        json!({"r1": {}, "r2": {"default": "r2"}, "r3": {}}),
+        json!({"r1": {}, "r2": {}, "r3": {"default": "a3"}}),
+        json!({}),
+        json!({"api_user": "noob"}),
+    )
+    .unwrap();
+    assert_eq!(f.runner, map(json!({"r1": null, "r2": "r2", "r3": "a3"})));
+}
+
+#[test]
+fn st2_finalized_params_with_dict() {
+    let f = finalized(
+        json!({"r1": {"type": "object"}, "r2": {"type": "object"}}),
+        json!({"a1": {"type": "boolean"}, "a2": {"type": "boolean"}, "a3": {"type": "object"}, "a4": {"type": "integer"}, "a5": {"type": "array"}}),
+        json!({"r1": "{{r2}}", "r2": {"r2.1": 1}, "a1": true, "a2": "{{a1}}",
+               "a3": {"test": "{{a1}}", "test1": "{{a4}}", "test2": "{{a5}}"}, "a4": 3, "a5": ["1", "{{a1}}"]}),
+        json!({"user": null}),
+    )
+    .unwrap();
+    assert_eq!(f.runner, map(json!({"r1": {"r2.1": 1}, "r2": {"r2.1": 1}})));
+    assert_eq!(
+        f.action,
+        map(
+            json!({"a1": true, "a2": true, "a3": {"test": true, "test1": 3, "test2": ["1", true]}, "a4": 3, "a5": ["1", true]})
+        )
+    );
+}
+
+#[test]
+fn st2_finalized_params_with_list() {
+    let f = finalized(
+        json!({"r1": {"type": "array"}, "r2": {"type": "array"}}),
+        json!({"a1": {"type": "boolean"}, "a2": {"type": "string"}, "a3": {"type": "string"}, "a4": {"type": "boolean"},
+               "a5": {"type": "array"}, "a6": {"type": "array"}, "a7": {"type": "integer"}}),
+        json!({"r1": "{{r2}}", "r2": ["1", "2"], "a1": true, "a2": "Test", "a3": "Test2", "a4": "{{a1}}",
+               "a5": ["{{a2}}", "{{a3}}"],
+               "a6": [["{{r2}}", "{{a2}}"], ["{{a3}}", "{{a1}}"],
+                      ["{{a7}}", "This should be rendered as a string {{a1}}", "{{a1}} This, too, should be rendered as a string {{a1}}"]],
+               "a7": 5}),
+        json!({"user": null}),
+    )
+    .unwrap();
+    assert_eq!(f.runner, map(json!({"r1": ["1", "2"], "r2": ["1", "2"]})));
+    assert_eq!(
+        f.action,
+        map(
+            json!({"a1": true, "a2": "Test", "a3": "Test2", "a4": true, "a5": ["Test", "Test2"],
+            "a6": [[["1", "2"], "Test"], ["Test2", true],
+                   [5, "This should be rendered as a string True", "True This, too, should be rendered as a string True"]],
+            "a7": 5})
+        )
+    );
+}
+
+#[test]
+fn st2_no_double_rendering_and_filters() {
+    let f = finalized(
+        json!({"r1": {}}),
+        json!({}),
+        json!({"r1": "{{ action_context.h1 }}{{ action_context.h2 }}"}),
+        json!({"h1": "{", "h2": "{ missing }}", "user": null}),
+    )
+    .unwrap();
+    assert_eq!(f.runner, map(json!({"r1": "{{ missing }}"})));
+    assert!(f.action.is_empty());
+
+    let f = finalized(
+        json!({"r1": {}}),
+        json!({"cmd": {}}),
+        json!({"cmd": "echo {{\"1.6.0\" | version_bump_minor}}"}),
+        json!({"user": null}),
+    )
+    .unwrap();
+    assert_eq!(f.action["cmd"], json!("echo 1.7.0"));
+}
+
+#[test]
+fn st2_object_default_with_template_notation() {
+    let f = finalized(
+        json!({"r1": {}}),
+        json!({"params": {"type": "object", "default": {"host": "{{host}}", "port": "{{port}}", "path": "/bar"}}}),
+        json!({"host": "lolcathost", "port": 5555}),
+        json!({"user": null}),
+    )
+    .unwrap();
+    assert_eq!(
+        f.action["params"],
+        json!({"host": "lolcathost", "port": 5555, "path": "/bar"})
+    );
+}
+
+#[test]
+fn st2_missing_dependency_in_defaults() {
+    let e = finalized(
+        json!({"r1": {"default": "{{r3}}"}, "r2": {"default": "{{r3}}"}}),
+        json!({}),
+        json!({}),
+        json!({"user": null}),
+    )
+    .unwrap_err();
+    assert_eq!(e.to_string(), "Dependency unsatisfied in variable \"r3\"");
+    let e = finalized(
+        json!({"r1": {}, "r2": {}}),
+        json!({}),
+        json!({"r1": "{{r2}}", "r2": "{{r1}}"}),
+        json!({"user": null}),
+    )
+    .unwrap_err();
+    assert!(e.to_string().starts_with("Cyclic"), "{e}");
+}
+
+#[test]
+fn st2_rendering_failure() {
+    let e = finalized(
+        json!({}),
+        json!({"cmd": {}, "a2": {}}),
+        json!({"cmd": "{{a2.foo}}", "a2": "test"}),
+        json!({"user": null}),
+    )
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .starts_with("Failed to render parameter \"cmd\": "),
+        "{e}"
+    );
+}
