@@ -129,7 +129,8 @@ pub fn tokenize(src: &str) -> Result<Vec<Token>, YaqlError> {
             }
             if word.starts_with("__") {
                 return Err(lex_err(
-                    format!("Lexical error: illegal character '_' (names may not start with '__')"),
+                    "Lexical error: illegal character '_' (names may not start with '__')"
+                        .to_string(),
                     start,
                 ));
             }

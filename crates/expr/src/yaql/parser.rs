@@ -117,10 +117,7 @@ impl Parser {
 
     fn expr_inner(&mut self, min_bp: u8) -> Result<Expr, YaqlError> {
         let mut left = self.prefix()?;
-        loop {
-            let Some((bp, right_assoc)) = infix(&self.peek().tok) else {
-                break;
-            };
+        while let Some((bp, right_assoc)) = infix(&self.peek().tok) {
             if bp <= min_bp {
                 break;
             }
@@ -261,7 +258,7 @@ impl Parser {
                 if named_seen {
                     return Err(YaqlError::new(
                         "YaqlGrammarException",
-                        format!("Parse error: positional argument after named arguments"),
+                        "Parse error: positional argument after named arguments".to_string(),
                         Some(e.pos),
                     ));
                 }

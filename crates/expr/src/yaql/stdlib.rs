@@ -335,7 +335,7 @@ fn std_assert<'a>(c: &Call<'a, '_>) -> R<'a> {
     } else {
         "Assertion failed".into()
     };
-    if !c.ev.apply(&cond, &[obj.clone()])?.truthy() {
+    if !c.ev.apply(&cond, std::slice::from_ref(&obj))?.truthy() {
         return Err(YaqlError::new("AssertionError", msg, Some(c.pos)));
     }
     Ok(obj)
@@ -918,7 +918,7 @@ fn std_to_dict<'a>(c: &Call<'a, '_>) -> R<'a> {
     let mut d = OwnedDict::new();
     for t in items {
         c.ev.tick(1)?;
-        let k = c.ev.apply(&ks, &[t.clone()])?;
+        let k = c.ev.apply(&ks, std::slice::from_ref(&t))?;
         let v = match &vs {
             Some(l) => c.ev.apply(l, &[t])?,
             None => t,
@@ -1187,7 +1187,7 @@ fn std_distinct<'a>(c: &Call<'a, '_>) -> R<'a> {
     for t in items {
         c.ev.tick(1)?;
         let k = match &sel {
-            Some(l) => c.ev.apply(l, &[t.clone()])?,
+            Some(l) => c.ev.apply(l, std::slice::from_ref(&t))?,
             None => t.clone(),
         };
         if seen.insert(Key(k)) {
@@ -1416,7 +1416,7 @@ fn std_order_by<'a>(c: &Call<'a, '_>) -> R<'a> {
     let mut keys = Vec::with_capacity(items.len());
     for t in &items {
         c.ev.tick(1)?;
-        keys.push(c.ev.apply(&lam, &[t.clone()])?);
+        keys.push(c.ev.apply(&lam, std::slice::from_ref(t))?);
     }
     let cols = vec![(keys, c.name == "orderBy")];
     let sorted = sort_by_columns(c, &items, &cols)?;
@@ -1437,7 +1437,7 @@ fn std_then_by<'a>(c: &Call<'a, '_>) -> R<'a> {
     let mut keys = Vec::with_capacity(o.source.len());
     for t in &o.source {
         c.ev.tick(1)?;
-        keys.push(c.ev.apply(&lam, &[t.clone()])?);
+        keys.push(c.ev.apply(&lam, std::slice::from_ref(t))?);
     }
     let mut cols = o.keys.clone();
     cols.push((keys, c.name == "thenBy"));
@@ -1477,7 +1477,7 @@ fn std_split_where<'a>(c: &Call<'a, '_>) -> R<'a> {
     if c.name == "splitWhere" {
         for (end, t) in items.iter().enumerate() {
             c.ev.tick(1)?;
-            if c.ev.apply(&lam, &[t.clone()])?.truthy() {
+            if c.ev.apply(&lam, std::slice::from_ref(t))?.truthy() {
                 out.push(Value::list(items[start..end].to_vec()));
                 start = end + 1;
             }
@@ -1486,7 +1486,7 @@ fn std_split_where<'a>(c: &Call<'a, '_>) -> R<'a> {
         let mut prev: Option<Value> = None;
         for (end, t) in items.iter().enumerate() {
             c.ev.tick(1)?;
-            let p = c.ev.apply(&lam, &[t.clone()])?;
+            let p = c.ev.apply(&lam, std::slice::from_ref(t))?;
             if let Some(q) = &prev {
                 if !py_eq(q, &p) {
                     out.push(Value::list(items[start..end].to_vec()));
@@ -1539,13 +1539,13 @@ fn std_generate<'a>(c: &Call<'a, '_>) -> R<'a> {
     };
     let mut seen = IndexSet::new();
     let mut out = Vec::new();
-    while c.ev.apply(&pred, &[cur.clone()])?.truthy() {
+    while c.ev.apply(&pred, std::slice::from_ref(&cur))?.truthy() {
         c.ev.tick(1)?;
         if decycle && !seen.insert(Key(cur.clone())) {
             break;
         }
         out.push(match &selector {
-            Some(s) => c.ev.apply(s, &[cur.clone()])?,
+            Some(s) => c.ev.apply(s, std::slice::from_ref(&cur))?,
             None => cur.clone(),
         });
         cur = c.ev.apply(&producer, &[cur])?;
@@ -1570,7 +1570,7 @@ fn std_generate_many<'a>(c: &Call<'a, '_>) -> R<'a> {
             continue;
         }
         out.push(match &selector {
-            Some(s) => c.ev.apply(s, &[item.clone()])?,
+            Some(s) => c.ev.apply(s, std::slice::from_ref(&item))?,
             None => item.clone(),
         });
         let produced = c.ev.apply(&producer, &[item])?;
@@ -2519,7 +2519,7 @@ fn predicate_query<'a>(c: &Call<'a, '_>) -> R<'a> {
         "takeWhile" => {
             for t in it {
                 c.ev.tick(1)?;
-                if !c.ev.apply(&lam, &[t.clone()])?.truthy() {
+                if !c.ev.apply(&lam, std::slice::from_ref(&t))?.truthy() {
                     break;
                 }
                 out.push(t);
@@ -2548,13 +2548,13 @@ fn predicate_query<'a>(c: &Call<'a, '_>) -> R<'a> {
                 c.ev.tick(1)?;
                 match c.name {
                     "where" | "filter" => {
-                        if c.ev.apply(&lam, &[t.clone()])?.truthy() {
+                        if c.ev.apply(&lam, std::slice::from_ref(&t))?.truthy() {
                             out.push(t);
                         }
                     }
                     "select" | "map" => out.push(c.ev.apply(&lam, &[t])?),
                     "skipWhile" => {
-                        if dropping && c.ev.apply(&lam, &[t.clone()])?.truthy() {
+                        if dropping && c.ev.apply(&lam, std::slice::from_ref(&t))?.truthy() {
                             continue;
                         }
                         dropping = false;
@@ -2636,20 +2636,16 @@ fn group_by<'a>(c: &Call<'a, '_>) -> R<'a> {
     let agg = if c.n() > 3 {
         Some(c.lam(3)?)
     } else {
-        match c
-            .named
+        c.named
             .iter()
             .find(|(k, _)| keyword_of(k).as_deref() == Some("aggregator"))
-        {
-            Some((_, e)) => Some(Lam::Expr(e, c.sc.clone())),
-            None => None,
-        }
+            .map(|(_, e)| Lam::Expr(e, c.sc.clone()))
     };
     let mut groups: IndexMap<Key<'a>, Vec<Value<'a>>> = IndexMap::new();
     for t in items {
         c.ev.tick(1)?;
         let v = match &val_sel {
-            Some(l) => c.ev.apply(l, &[t.clone()])?,
+            Some(l) => c.ev.apply(l, std::slice::from_ref(&t))?,
             None => t.clone(),
         };
         let k = c.ev.apply(&key_sel, &[t])?;
@@ -2667,7 +2663,7 @@ fn group_by<'a>(c: &Call<'a, '_>) -> R<'a> {
             continue;
         };
         if failure.is_none() {
-            match c.ev.apply(agg, &[values.clone()]) {
+            match c.ev.apply(agg, std::slice::from_ref(&values)) {
                 Ok(r) => {
                     // yaql's compatibility rule: only a result shaped like the (key, values)
                     // pair of a 2-item group keeps the old calling convention available.
