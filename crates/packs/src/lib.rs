@@ -13,6 +13,7 @@
 
 pub mod action;
 pub mod builtin;
+pub mod config;
 pub mod loader;
 pub mod pack;
 pub mod pyfmt;

@@ -312,6 +312,172 @@ pub fn validate_action_document(doc: &Map<String, Value>) -> Result<(), SchemaEr
     Err(err)
 }
 
+fn type_of(schema: &Value) -> Option<&Value> {
+    schema.get("type")
+}
+
+fn is_type(t: Option<&Value>, name: &str) -> bool {
+    match t {
+        Some(Value::String(s)) => s == name,
+        Some(Value::Array(a)) => a.iter().any(|x| x.as_str() == Some(name)),
+        _ => false,
+    }
+}
+
+fn nullable(types: &Value) -> bool {
+    match types {
+        Value::Array(items) => items.iter().any(|t| match t {
+            Value::String(s) => s == "null",
+            Value::Object(o) => o.get("type").and_then(Value::as_str).unwrap_or("string") == "null",
+            _ => false,
+        }),
+        Value::Object(o) => o.get("type").and_then(Value::as_str).unwrap_or("string") == "null",
+        Value::String(s) => s == "null",
+        _ => false,
+    }
+}
+
+/// StackStorm's `modify_schema_allow_default_none`: optional properties, and properties whose
+/// default is `null`, also accept `null` (recursively into nested objects and array items).
+pub fn allow_default_none(schema: &mut Value) {
+    let Some(Value::Object(props)) = schema.get_mut("properties") else {
+        return;
+    };
+    for prop in props.values_mut() {
+        let Some(obj) = prop.as_object_mut() else {
+            continue;
+        };
+        let optional = !obj
+            .get("required")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        let has_default = obj.contains_key("default");
+        let default_is_none = obj.get("default").map(Value::is_null).unwrap_or(true);
+        if (has_default || optional) && default_is_none {
+            if let Some(Value::Array(any)) = obj.get_mut("anyOf") {
+                if !nullable(&Value::Array(any.clone())) {
+                    any.push(json!({"type": "null"}));
+                }
+            } else if let Some(Value::Array(one)) = obj.get_mut("oneOf") {
+                if !nullable(&Value::Array(one.clone())) {
+                    one.push(json!({"type": "null"}));
+                }
+            } else if let Some(Value::Array(types)) = obj.get_mut("type") {
+                if !nullable(&Value::Array(types.clone())) {
+                    types.push(json!("null"));
+                }
+            } else if !obj.contains_key("anyOf") && !obj.contains_key("oneOf") {
+                let t = obj.get("type").cloned().unwrap_or(json!("string"));
+                if !nullable(&t) {
+                    obj.insert("type".into(), json!([t, "null"]));
+                }
+            }
+        }
+        let attr_type = obj.get("type").cloned();
+        let has_item_props = obj
+            .get("items")
+            .and_then(|i| i.get("properties"))
+            .and_then(Value::as_object)
+            .map(|p| !p.is_empty())
+            .unwrap_or(false);
+        if is_type(attr_type.as_ref(), "array") && has_item_props {
+            if let Some(items) = obj.get_mut("items") {
+                allow_default_none(items);
+            }
+        }
+        let has_props = obj
+            .get("properties")
+            .and_then(Value::as_object)
+            .map(|p| !p.is_empty())
+            .unwrap_or(false);
+        if is_type(attr_type.as_ref(), "object") && has_props {
+            allow_default_none(prop);
+        }
+    }
+}
+
+/// StackStorm's `assign_default_values`: fill defaults for missing/`null` properties,
+/// recursively into present nested objects and arrays.
+pub fn assign_defaults(instance: &mut Value, schema: &Value) {
+    match (instance, type_of(schema).and_then(Value::as_str)) {
+        (inst @ Value::Object(_), Some("object")) => assign_object(inst, schema),
+        (inst @ Value::Array(_), Some("array")) => assign_array(inst, schema),
+        _ => {}
+    }
+}
+
+fn assign_object(instance: &mut Value, schema: &Value) {
+    let Some(map) = instance.as_object_mut() else {
+        return;
+    };
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    let deps = schema.get("dependencies").and_then(Value::as_object);
+    for (name, prop) in props {
+        let mut has_default = prop.get("default").is_some();
+        if has_default {
+            if let Some(Value::Array(required)) = deps.and_then(|d| d.get(name)) {
+                for r in required.iter().filter_map(Value::as_str) {
+                    if props.get(r).and_then(|p| p.get("default")).is_some() {
+                        continue;
+                    }
+                    if !map.contains_key(r) {
+                        has_default = false;
+                        break;
+                    }
+                }
+            }
+        }
+        if has_default && map.get(name).map(Value::is_null).unwrap_or(true) {
+            map.insert(name.clone(), prop["default"].clone());
+        }
+        let Some(child) = map.get_mut(name) else {
+            continue;
+        };
+        if child.is_null() {
+            continue;
+        }
+        let t = type_of(prop);
+        if is_type(t, "array") {
+            assign_array(child, prop);
+        } else if is_type(t, "object") {
+            assign_object(child, prop);
+        }
+    }
+}
+
+fn assign_array(instance: &mut Value, schema: &Value) {
+    let Some(items) = instance.as_array_mut() else {
+        return;
+    };
+    let item_schemas: Vec<Value> = match schema.get("items") {
+        Some(Value::Object(o)) if !o.is_empty() => vec![Value::Object(o.clone()); items.len()],
+        Some(Value::Array(a)) if !a.is_empty() => a.clone(),
+        _ => return,
+    };
+    for (i, item_schema) in item_schemas.iter().enumerate() {
+        let Some(item) = items.get_mut(i) else {
+            break;
+        };
+        if item.is_null() {
+            if let Some(d) = item_schema.get("default") {
+                *item = d.clone();
+            }
+        }
+        if item.is_null() {
+            continue;
+        }
+        let t = type_of(item_schema);
+        if is_type(t, "array") {
+            assign_array(item, item_schema);
+        }
+        if is_type(t, "object") {
+            assign_object(item, item_schema);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

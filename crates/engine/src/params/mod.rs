@@ -19,17 +19,17 @@
 //! breaks the runner-override rule at execution time.
 
 mod cast;
+mod config;
 mod mask;
 mod render;
 mod validate;
 
 pub use cast::{cast, literal_eval, NONE_MAGIC_VALUE};
+pub use config::resolve_config;
+pub use gale_packs::schema::{allow_default_none, assign_defaults};
 pub use mask::{mask_by_schema, mask_parameters, mask_result, secret_parameters, Secret};
 pub use render::{is_jinja_expression, render_final_params, render_live_params, FinalParams};
-pub use validate::{
-    allow_default_none, assign_defaults, check_immutable, merged_parameters, parameters_schema,
-    validate_params,
-};
+pub use validate::{check_immutable, merged_parameters, parameters_schema, validate_params};
 
 use gale_model::{Action, RunnerType};
 use serde_json::{Map, Value};
@@ -74,6 +74,10 @@ pub enum Error {
     /// schema). 500.
     #[error("{0}")]
     Definition(String),
+    /// The pack config could not be resolved (dynamic value render or decrypt failure).
+    /// Live rendering treats this as "no config" (`{}`), as StackStorm does; elsewhere 500.
+    #[error("{0}")]
+    Config(String),
 }
 
 impl Error {
@@ -81,7 +85,7 @@ impl Error {
     pub fn http_status(&self) -> u16 {
         match self {
             Error::Render(_) | Error::Validation(_) | Error::Immutable(_) | Error::Cast(_) => 400,
-            Error::CastInternal(_) | Error::Definition(_) => 500,
+            Error::CastInternal(_) | Error::Definition(_) | Error::Config(_) => 500,
         }
     }
 

@@ -870,3 +870,69 @@ fn st2_rendering_failure() {
         "{e}"
     );
 }
+
+// ---------------------------------------------------------------- pack config context
+
+struct SecretKv;
+impl gale_expr::ContextProvider for SecretKv {
+    fn st2kv(&self, key: &str, _decrypt: bool) -> Result<Option<Value>, String> {
+        Ok(match key {
+            "system.token" => Some(json!("cipher")),
+            "system.host" => Some(json!("db01")),
+            _ => None,
+        })
+    }
+    fn decrypt(&self, ciphertext: &str) -> Result<String, String> {
+        Ok(format!("plain({ciphertext})"))
+    }
+}
+
+#[test]
+fn config_context_renders_dynamic_values_then_defaults() {
+    let schema = json!({
+        "token": {"type": "string", "secret": true},
+        "host": {"type": "string"},
+        "missing": {"type": "string"},
+        "region": {"type": "string", "default": "us-east-1"},
+        "tmpl_default": {"type": "string", "default": "{{ st2kv.system.host }}"},
+        "servers": {"type": "array", "items": {"type": "object", "properties": {"port": {"type": "integer", "default": 22}}}},
+        "nested": {"type": "object", "properties": {"depth": {"type": "integer", "default": 2}}}
+    });
+    let values = json!({
+        "token": "{{ st2kv.system.token }}",
+        "host": "{{ st2kv.system.host }}",
+        "missing": "{{ st2kv.system.nothing }}",
+        "servers": [{"name": "a"}, {"name": "b", "port": 2222}],
+        "static": "x"
+    });
+    let c = resolve_config(Some(&schema), Some(&values), "p", &SecretKv).unwrap();
+    assert_eq!(
+        c,
+        json!({
+            "token": "plain(cipher)",
+            "host": "db01",
+            "missing": null,
+            "servers": [{"name": "a", "port": 22}, {"name": "b", "port": 2222}],
+            "static": "x",
+            "region": "us-east-1",
+            "tmpl_default": "{{ st2kv.system.host }}",
+            "nested": {"depth": 2}
+        })
+    );
+    assert_eq!(
+        resolve_config(None, None, "p", &SecretKv).unwrap(),
+        json!({})
+    );
+}
+
+#[test]
+fn config_render_failure_names_key_and_pack() {
+    let e = resolve_config(
+        None,
+        Some(&json!({"a": {"b": "{{ nope.x }}"}})),
+        "p",
+        &SecretKv,
+    )
+    .unwrap_err();
+    assert!(e.to_string().starts_with("Failed to render dynamic configuration value for key \"a.b\" with value \"{{ nope.x }}\" for pack \"p\" config: "), "{e}");
+}
