@@ -21,6 +21,7 @@
 mod cast;
 mod config;
 mod mask;
+mod output;
 mod render;
 mod validate;
 
@@ -28,6 +29,7 @@ pub use cast::{cast, literal_eval, NONE_MAGIC_VALUE};
 pub use config::resolve_config;
 pub use gale_packs::schema::{allow_default_none, assign_defaults};
 pub use mask::{mask_by_schema, mask_parameters, mask_result, secret_parameters, Secret};
+pub use output::{validate_output, OutputError};
 pub use render::{is_jinja_expression, render_final_params, render_live_params, FinalParams};
 pub use validate::{check_immutable, merged_parameters, parameters_schema, validate_params};
 

@@ -936,3 +936,36 @@ fn config_render_failure_names_key_and_pack() {
     .unwrap_err();
     assert!(e.to_string().starts_with("Failed to render dynamic configuration value for key \"a.b\" with value \"{{ nope.x }}\" for pack \"p\" config: "), "{e}");
 }
+
+// ---------------------------------------------------------------- output schema validation
+
+#[test]
+fn output_validation() {
+    let mut r = runner("python-script", json!({}), Some("result"));
+    r.output_schema = json!({"type": "object", "properties": {"result": {}, "exit_code": {"type": "integer"}}, "additionalProperties": true});
+    let mut a = action("a", "python-script", json!({}));
+    a.output_schema =
+        json!({"type": "object", "properties": {"count": {"type": "integer", "required": true}}});
+
+    assert!(validate_output(&r, &a, &json!({"result": {"count": 1}, "exit_code": 0})).is_ok());
+    let e =
+        validate_output(&r, &a, &json!({"result": {"count": "x"}, "exit_code": 0})).unwrap_err();
+    assert_eq!(e.error, "'x' is not of type 'integer'");
+    assert_eq!(
+        e.result(),
+        json!({"error": "'x' is not of type 'integer'", "message": "Error validating output. See error output for more details."})
+    );
+    let e = validate_output(&r, &a, &json!({"result": {}, "exit_code": 0})).unwrap_err();
+    assert_eq!(e.error, "'count' is a required property");
+    let e =
+        validate_output(&r, &a, &json!({"result": {"count": 1}, "exit_code": "0"})).unwrap_err();
+    assert_eq!(e.error, "'0' is not of type 'integer'");
+
+    // Legacy action schema: not validated.
+    a.output_schema = json!({"count": {"type": "integer"}});
+    assert!(validate_output(&r, &a, &json!({"result": {"count": "x"}, "exit_code": 0})).is_ok());
+    // No runner schema: nothing is validated.
+    a.output_schema = json!({"type": "object", "properties": {"count": {"type": "integer"}}});
+    r.output_schema = json!({});
+    assert!(validate_output(&r, &a, &json!({"result": {"count": "x"}})).is_ok());
+}
