@@ -90,7 +90,10 @@ impl TaskStateEntry {
     }
 }
 
+/// A with-items item's status (persisted as the bare status name: a 1,000-item task writes
+/// this list on every event).
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(transparent)]
 pub struct ItemState {
     pub status: Status,
 }

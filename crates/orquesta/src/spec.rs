@@ -203,9 +203,11 @@ fn transition_from_value(v: &Value) -> TransitionSpec {
 }
 
 /// A parsed workflow. `raw` is the document as loaded (after `with` normalisation) and is
-/// what syntax inspection validates.
+/// what syntax inspection validates; it is not persisted with a conductor (inspection happens
+/// before one is created), which keeps the per-event round-trip small.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct WorkflowSpec {
+    #[serde(skip)]
     pub raw: Value,
     pub input: Option<Value>,
     pub vars: Option<Value>,
@@ -504,6 +506,8 @@ output:
         let s = WorkflowSpec::from_yaml(WF).unwrap();
         let v = serde_json::to_value(&s).unwrap();
         let back: WorkflowSpec = serde_json::from_value(v).unwrap();
-        assert_eq!(back, s);
+        assert_eq!(back.tasks, s.tasks);
+        assert_eq!(back.output_entries(), s.output_entries());
+        assert_eq!(back.raw, Value::Null);
     }
 }
