@@ -522,7 +522,7 @@ async fn request_errors_are_400_with_st2_messages() {
         .call(
             Method::POST,
             "/api/v1/executions",
-            Some(json!({"action": "core.noop", "parameters": {"foo": 1}})),
+            Some(json!({"action": "core.local", "parameters": {"cmd": "true", "foo": 1}})),
         )
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
