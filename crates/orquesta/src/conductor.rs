@@ -700,6 +700,7 @@ impl Conductor {
             name.push_str("_workflow_completed");
         }
         if let Some(next) = machines::workflow_transition(self.state.status, &name) {
+            tracing::debug!(event = %name, from = %self.state.status, to = %next, "workflow status requested");
             self.state.status = next;
         }
         let updated = self.state.status;
@@ -762,6 +763,9 @@ impl Conductor {
         let Some(next) = machines::workflow_transition(self.state.status, &event) else {
             return;
         };
+        if next != self.state.status {
+            tracing::debug!(task_id, route, %event, from = %self.state.status, to = %next, "workflow status");
+        }
         self.state.status = next;
         if self.state.status.is_completed() {
             let unreachable = self.unreachable_barriers();

@@ -13,7 +13,9 @@ enum Tok {
     Open(char),
     Close(char),
     BinOp,
-    /// Operators that may also be prefix (`-`, `not`).
+    /// Word operators (`and`, `or`, `in`, `is`): may chain as `is in`, `is not`, `not in`.
+    KwOp,
+    /// Operators that may also be prefix (`-`, `+`).
     PrefixOrBin,
     Prefix,
     Comma,
@@ -93,9 +95,9 @@ fn lex(src: &str, flavor: Flavor) -> Result<Vec<Tok>, String> {
             }
             let word: String = chars[start..i].iter().collect();
             toks.push(match word.as_str() {
-                "and" | "or" | "in" | "is" => Tok::BinOp,
+                "and" | "or" | "in" | "is" => Tok::KwOp,
                 "not" => Tok::Prefix,
-                "if" | "else" if flavor == Flavor::Jinja => Tok::BinOp,
+                "if" | "else" if flavor == Flavor::Jinja => Tok::KwOp,
                 _ => Tok::Atom,
             });
             continue;
@@ -158,10 +160,26 @@ fn check(src: &str, flavor: Flavor, eos: &str) -> Result<(), String> {
                 }
                 // `()` / `[]` / `{}` (empty call or literal) is fine; a dangling operator is not.
                 let prev = idx.checked_sub(1).map(|p| toks[p]);
-                if want_operand && !matches!(prev, Some(Tok::Open(_)) | Some(Tok::Comma)) {
+                let slice_end = c == ']' && prev == Some(Tok::Colon);
+                if want_operand
+                    && !slice_end
+                    && !matches!(prev, Some(Tok::Open(_)) | Some(Tok::Comma))
+                {
                     return Err(format!("Parse error: unexpected '{c}'"));
                 }
                 want_operand = false;
+            }
+            Tok::Colon if stack.last() == Some(&'[') => {
+                // Slices: `[1:]`, `[::-1]`, `[:2]`.
+                want_operand = true;
+            }
+            Tok::KwOp => {
+                let prev = idx.checked_sub(1).map(|p| toks[p]);
+                let chained = matches!(prev, Some(Tok::KwOp) | Some(Tok::Prefix));
+                if want_operand && !chained {
+                    return Err("Parse error: unexpected operator".into());
+                }
+                want_operand = true;
             }
             Tok::BinOp | Tok::Colon | Tok::Dot => {
                 if want_operand {
@@ -295,5 +313,47 @@ mod tests {
         assert!(check_jinja_template("{% for i in ctx('a') %}{{ i }}{% endfor %}").is_ok());
         assert!(check_jinja_template("{% if ctx('a') %}x").is_err());
         assert!(check_jinja_template("{{ ctx('a') + }}").is_err());
+    }
+}
+
+#[cfg(test)]
+mod corpus {
+    /// No false positives: every Jinja expression the reference evaluates without error must
+    /// pass inspection (skipped when the shared corpus is not beside the repo).
+    #[test]
+    fn valid_corpus_expressions_pass() {
+        for file in ["jinja.jsonl", "yaql.jsonl"] {
+            check_file(file);
+        }
+    }
+
+    fn check_file(file: &str) {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/conformance/expressions")
+            .join(file);
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return;
+        };
+        let mut bad = Vec::new();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            let case: serde_json::Value = serde_json::from_str(line).unwrap();
+            let expr = case["expr"].as_str().unwrap_or("");
+            // Evaluation errors, and strings Orquesta's own inspection rejects too (mixed
+            // languages; `{{ }}` inside a string literal, which its regex cuts short).
+            let mixed = expr.contains("<%") && (expr.contains("{{") || expr.contains("{%"));
+            if case.get("error").is_some() || mixed || expr.contains("'{{") {
+                continue;
+            }
+            let issues = crate::expr::validate(&serde_json::Value::String(expr.to_string()));
+            if !issues.is_empty() {
+                bad.push(format!("{}: {expr} -> {}", case["id"], issues[0].message));
+            }
+        }
+        assert!(
+            bad.is_empty(),
+            "{} false positives:\n{}",
+            bad.len(),
+            bad.join("\n")
+        );
     }
 }
