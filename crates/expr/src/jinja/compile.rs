@@ -20,15 +20,21 @@ pub struct Program<'s> {
     pub instructions: Instructions<'s>,
     pub blocks: BTreeMap<&'s str, Instructions<'s>>,
     pub is_template: bool,
+    /// The JSON-native evaluator for this program, when it is in the fast subset.
+    pub fast: Option<super::fast::Fast>,
+    /// Length of the last rendered output (to size the next buffer).
+    pub size_hint: std::sync::atomic::AtomicUsize,
 }
 
 const CACHE_LIMIT: usize = 4096;
 
-type Cache = Mutex<HashMap<(bool, String), Arc<Program<'static>>>>;
+type Cache = Mutex<HashMap<String, Arc<Program<'static>>>>;
 
-fn cache() -> &'static Cache {
-    static C: OnceLock<Cache> = OnceLock::new();
-    C.get_or_init(|| Mutex::new(HashMap::new()))
+fn cache(template: bool) -> &'static Cache {
+    static E: OnceLock<Cache> = OnceLock::new();
+    static T: OnceLock<Cache> = OnceLock::new();
+    let c = if template { &T } else { &E };
+    c.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
 /// Either a cached program or one compiled for this call only.
@@ -48,9 +54,8 @@ impl<'s> ProgramRef<'s> {
 
 /// Compile (or fetch from the cache) an expression or a template.
 pub fn get(source: &str, template: bool) -> Result<ProgramRef<'_>, MjError> {
-    let key = (template, source.to_string());
-    if let Ok(c) = cache().lock() {
-        if let Some(p) = c.get(&key) {
+    if let Ok(c) = cache(template).lock() {
+        if let Some(p) = c.get(source) {
             return Ok(ProgramRef::Cached(p.clone()));
         }
         if c.len() >= CACHE_LIMIT {
@@ -60,8 +65,8 @@ pub fn get(source: &str, template: bool) -> Result<ProgramRef<'_>, MjError> {
     }
     let leaked: &'static str = Box::leak(source.to_string().into_boxed_str());
     let program = Arc::new(compile(leaked, template)?);
-    if let Ok(mut c) = cache().lock() {
-        c.insert(key, program.clone());
+    if let Ok(mut c) = cache(template).lock() {
+        c.insert(leaked.to_string(), program.clone());
     }
     Ok(ProgramRef::Cached(program))
 }
@@ -79,8 +84,9 @@ pub fn compile(source: &str, template: bool) -> Result<Program<'_>, MjError> {
             lstrip_blocks: true,
             trim_blocks: true,
         };
-        let stmt = parse(source, "<template>", SyntaxConfig::default(), ws)?;
-        let stmt = rs(&stmt);
+        let parsed = parse(source, "<template>", SyntaxConfig::default(), ws)?;
+        let fast = super::fast::from_template(&parsed);
+        let stmt = rs(&parsed);
         let mut g = CodeGenerator::new("<template>", source);
         g.compile_stmt(&stmt);
         let (instructions, blocks) = g.finish();
@@ -88,10 +94,13 @@ pub fn compile(source: &str, template: bool) -> Result<Program<'_>, MjError> {
             instructions,
             blocks,
             is_template: true,
+            fast,
+            size_hint: Default::default(),
         })
     } else {
-        let expr = parse_expr(source)?;
-        let expr = rx(&expr);
+        let parsed = parse_expr(source)?;
+        let fast = super::fast::from_expr(&parsed);
+        let expr = rx(&parsed);
         let mut g = CodeGenerator::new("<expression>", source);
         g.compile_expr(&expr);
         let (instructions, blocks) = g.finish();
@@ -99,6 +108,8 @@ pub fn compile(source: &str, template: bool) -> Result<Program<'_>, MjError> {
             instructions,
             blocks,
             is_template: false,
+            fast,
+            size_hint: Default::default(),
         })
     }
 }
@@ -275,7 +286,11 @@ pub fn rx<'a>(e: &Expr<'a>) -> Expr<'a> {
             if let (B::ScAnd | B::ScOr, Expr::Const(c)) = (b.op, &b.left) {
                 let left_true = c.value.is_true();
                 let pick_right = matches!(b.op, B::ScAnd) == left_true;
-                return if pick_right { rx(&b.right) } else { rx(&b.left) };
+                return if pick_right {
+                    rx(&b.right)
+                } else {
+                    rx(&b.left)
+                };
             }
             let cmp = match b.op {
                 B::Eq => Some("=="),

@@ -21,7 +21,9 @@ pub fn undefined_err() -> MjError {
 /// JSON value of a minijinja value. Undefined is an error (StrictUndefined); objects that are
 /// not data (functions, macros) are a `TypeError`.
 pub fn to_json(v: &MjValue) -> Result<Value, MjError> {
-    if v.downcast_object_ref::<super::pyops::CondUndefined>().is_some() {
+    if v.downcast_object_ref::<super::pyops::CondUndefined>()
+        .is_some()
+    {
         return Err(undefined_err());
     }
     if let Some(kv) = v.downcast_object_ref::<super::st2kv::KvLookup>() {

@@ -9,7 +9,7 @@ use super::convert::{from_json, py_err, py_repr, py_str, to_json, undefined_err,
 use super::pyops::{self, num, tname, Num};
 use crate::functions::{self, python};
 use minijinja::value::{Kwargs, Rest, Value, ValueKind};
-use minijinja::{Environment, Error, ErrorKind, State, UndefinedBehavior};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use serde_json::Value as Json;
 use std::cmp::Ordering;
 

@@ -10,6 +10,7 @@
 mod compile;
 mod convert;
 mod env;
+mod fast;
 mod methods;
 mod pyops;
 mod st2kv;
@@ -199,6 +200,34 @@ fn eval_expr(
     Ok(value.unwrap_or_default())
 }
 
+/// Orquesta expression: the JSON fast path when it applies, else the full engine.
+fn orquesta_expr(source: &str, root: &MjValue) -> Result<Result<Value, MjValue>, Error> {
+    let program = compile::get(source, false).map_err(map_err)?;
+    if let Some(f) = &program.get().fast {
+        if let Some(v) = with_fctx(|c| fast::eval_expr(f, c.ctx)) {
+            return Ok(Ok(v));
+        }
+    }
+    let (value, _) = run(orquesta_env(), program.get(), root.clone()).map_err(map_err)?;
+    Ok(Err(value.unwrap_or_default()))
+}
+
+/// Orquesta template render: the JSON fast path when it applies, else the full engine.
+fn orquesta_render(source: &str, root: &MjValue) -> Result<String, Error> {
+    let program = compile::get(source, true).map_err(map_err)?;
+    let p = program.get();
+    if let Some(f) = &p.fast {
+        let hint = p.size_hint.load(std::sync::atomic::Ordering::Relaxed);
+        if let Some(text) = with_fctx(|c| fast::render(f, c.ctx, hint)) {
+            p.size_hint
+                .store(text.len() + 16, std::sync::atomic::Ordering::Relaxed);
+            return Ok(text);
+        }
+    }
+    let (_, text) = run(orquesta_env(), program.get(), root.clone()).map_err(map_err)?;
+    Ok(text)
+}
+
 fn render_template(
     env: &'static Environment<'static>,
     source: &str,
@@ -304,15 +333,16 @@ pub fn evaluate_orquesta(
 }
 
 fn orquesta_evaluate(text: &str, root: &MjValue) -> Result<Value, Error> {
-    let env = orquesta_env();
     // Raw blocks are set aside, then put back and rendered at the end (orquesta does the same).
     let raw_blocks: Vec<&str> = raw_re().find_iter(text).map(|m| m.as_str()).collect();
-    let mut work = text.to_string();
+    let mut work = std::borrow::Cow::Borrowed(text);
     for (i, rb) in raw_blocks.iter().enumerate() {
-        work = work.replace(rb, &format!("{{{i}}}"));
+        work = std::borrow::Cow::Owned(work.replace(rb, &format!("{{{i}}}")));
     }
     let output = expand(&work, root, 0)?;
-    if let Value::String(s) = &output {
+    // (a cheap substring test first: rendered loops can be long)
+    let check = matches!(&output, Value::String(s) if s.contains("{{") || !raw_blocks.is_empty());
+    if let (true, Value::String(s)) = (check, &output) {
         let unresolved: Vec<&str> = expr_re()
             .find_iter(s)
             .map(|m| strip_delimiter(m.as_str()))
@@ -328,7 +358,7 @@ fn orquesta_evaluate(text: &str, root: &MjValue) -> Result<Value, Error> {
             for (i, rb) in raw_blocks.iter().enumerate() {
                 restored = restored.replace(&format!("{{{i}}}"), rb);
             }
-            return render_template(env, &restored, root).map(Value::String);
+            return orquesta_render(&restored, root).map(Value::String);
         }
     }
     Ok(output)
@@ -340,15 +370,39 @@ fn expand(text: &str, root: &MjValue, depth: usize) -> Result<Value, Error> {
             "RecursionError: expression results keep expanding".into(),
         ));
     }
-    let env = orquesta_env();
     if block_re().is_match(text) {
-        let out = render_template(env, text, root)?;
+        let out = orquesta_render(text, root)?;
+        if !out.contains("{{") && !out.contains("{%") {
+            return Ok(Value::String(out));
+        }
         return expand(&out, root, depth + 1);
     }
     let exprs: Vec<&str> = expr_re().find_iter(text).map(|m| m.as_str()).collect();
     let mut output = Value::String(text.to_string());
     for expr in &exprs {
-        let result = eval_expr(env, strip_delimiter(expr), root)?;
+        let result = match orquesta_expr(strip_delimiter(expr), root)? {
+            Ok(json) => {
+                // fast path: a JSON value
+                let current = match &output {
+                    Value::String(s) => s.clone(),
+                    other => python::py_str(other),
+                };
+                let splice = exprs.len() > 1 || current.chars().count() > expr.chars().count();
+                let json = match &json {
+                    Value::String(s) if s.contains("{{") || s.contains("{%") => {
+                        expand(s, root, depth + 1)?
+                    }
+                    _ => json,
+                };
+                output = if splice {
+                    Value::String(current.replace(expr, &python::py_str(&json)))
+                } else {
+                    json
+                };
+                continue;
+            }
+            Err(mj) => mj,
+        };
         if result.is_undefined() {
             continue; // left in place; reported as unresolved
         }

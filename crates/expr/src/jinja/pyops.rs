@@ -5,9 +5,9 @@
 
 use super::convert::{py_err, py_repr, py_str};
 use minijinja::value::{Enumerator, Object, ObjectRepr, Rest, Value, ValueKind};
-use std::sync::Arc;
 use minijinja::Error;
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 /// Result size cap for `*` repetition and `%` formatting (hostile templates).
 const MAX_BUILD: usize = 4 << 20;
