@@ -30,8 +30,14 @@ pub fn from_str(text: &str) -> Result<Value, YamlError> {
     let mut builder = Builder::default();
     let mut parser = Parser::new_from_str(text);
     parser
-        .load(&mut builder, false)
+        .load(&mut builder, true)
         .map_err(|e| YamlError(e.to_string()))?;
+    if builder.documents > 1 {
+        // PyYAML's safe_load refuses multi-document streams.
+        return Err(YamlError(
+            "expected a single document in the stream; but found another document".into(),
+        ));
+    }
     if let Some(err) = builder.error {
         return Err(YamlError(err));
     }
@@ -59,7 +65,7 @@ struct Builder {
     stack: Vec<Frame>,
     anchors: HashMap<usize, Value>,
     doc: Option<Value>,
-    done: bool,
+    documents: usize,
     error: Option<String>,
 }
 
@@ -100,15 +106,12 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, _mark: Marker) {
-        if self.done || self.error.is_some() {
+        if self.error.is_some() {
             return;
         }
         match ev {
-            Event::DocumentEnd => {
-                if self.stack.is_empty() && self.doc.is_some() {
-                    self.done = true;
-                }
-            }
+            Event::DocumentStart => self.documents += 1,
+            Event::DocumentEnd => {}
             Event::Alias(id) => match self.anchors.get(&id).cloned() {
                 Some(v) => self.push_value(v, false),
                 None => self.error = Some(format!("found undefined alias (anchor id {id})")),
@@ -167,7 +170,7 @@ impl MarkedEventReceiver for Builder {
                     self.push_value(v, false);
                 }
             }
-            Event::Nothing | Event::StreamStart | Event::StreamEnd | Event::DocumentStart => {}
+            Event::Nothing | Event::StreamStart | Event::StreamEnd => {}
         }
     }
 }
@@ -549,7 +552,8 @@ mod tests {
     }
 
     #[test]
-    fn only_first_document() {
-        assert_eq!(from_str("---\na: 1\n---\nb: 2\n").unwrap(), json!({"a": 1}));
+    fn multiple_documents_are_rejected_like_safe_load() {
+        assert!(from_str("---\na: 1\n---\nb: 2\n").is_err());
+        assert_eq!(from_str("---\na: 1\n...\n").unwrap(), json!({"a": 1}));
     }
 }

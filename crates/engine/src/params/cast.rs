@@ -406,12 +406,12 @@ impl LitParser<'_> {
     fn number(&mut self) -> Result<Value, Error> {
         let start = self.i;
         while let Some(c) = self.peek() {
-            if c.is_ascii_alphanumeric() || c == b'.' || c == b'_' {
-                self.i += 1;
-            } else if (c == b'+' || c == b'-')
+            let part_of_number = c.is_ascii_alphanumeric() || c == b'.' || c == b'_';
+            // A sign right after the exponent marker of a decimal literal (`1e-5`).
+            let exponent_sign = (c == b'+' || c == b'-')
                 && matches!(self.s.get(self.i.wrapping_sub(1)), Some(b'e' | b'E'))
-                && !self.src[start..self.i].starts_with("0x")
-            {
+                && !self.src[start..self.i].starts_with("0x");
+            if part_of_number || exponent_sign {
                 self.i += 1;
             } else {
                 break;
@@ -538,6 +538,8 @@ mod tests {
         assert_eq!(ok(json!("[1, 2]"), "array"), json!([1, 2]));
         assert_eq!(ok(json!("['a', 'b']"), "array"), json!(["a", "b"]));
         assert_eq!(ok(json!("('a', 1)"), "array"), json!(["a", 1]));
+        assert_eq!(ok(json!("(1e-5, 'x')"), "array"), json!([1e-5, "x"]));
+        assert_eq!(ok(json!("{'a': 'it''s'}"), "object"), json!({"a": "its"}));
         assert_eq!(ok(json!("{\"a\": 1}"), "object"), json!({"a": 1}));
         assert_eq!(
             ok(json!("{'a': True, 'b': None}"), "object"),
