@@ -97,6 +97,22 @@ pub fn mask_parameters(
     out
 }
 
+/// An inquiry response with the properties its schema marks `secret: true` masked.
+pub fn mask_inquiry_response(response: &Value, schema: &Value) -> Value {
+    let mut out = response.clone();
+    if let (Some(map), Some(props)) = (
+        out.as_object_mut(),
+        schema.get("properties").and_then(Value::as_object),
+    ) {
+        for (name, spec) in props {
+            if spec.get("secret").and_then(Value::as_bool) == Some(true) && map.contains_key(name) {
+                map.insert(name.clone(), json!(MASKED));
+            }
+        }
+    }
+    out
+}
+
 /// A copy of an execution result with `result[<runner output_key>]` masked by the action's
 /// `output_schema` (legacy schemas without `type` count as an object's `properties`).
 pub fn mask_result(runner: &RunnerType, action: &Action, result: &Value) -> Value {

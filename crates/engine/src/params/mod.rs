@@ -28,7 +28,9 @@ mod validate;
 pub use cast::{cast, literal_eval, NONE_MAGIC_VALUE};
 pub use config::resolve_config;
 pub use gale_packs::schema::{allow_default_none, assign_defaults};
-pub use mask::{mask_by_schema, mask_parameters, mask_result, secret_parameters, Secret};
+pub use mask::{
+    mask_by_schema, mask_inquiry_response, mask_parameters, mask_result, secret_parameters, Secret,
+};
 pub use output::{validate_output, OutputError};
 pub use render::{is_jinja_expression, render_final_params, render_live_params, FinalParams};
 pub use validate::{check_immutable, merged_parameters, parameters_schema, validate_params};
@@ -95,6 +97,17 @@ impl Error {
     pub fn creates_failed_execution(&self) -> bool {
         matches!(self, Error::Render(_))
     }
+}
+
+/// Request-time pipeline in StackStorm's order (§2.1 steps 3–5): live rendering, validation
+/// against the merged schema, immutable check. Returns the live parameters to persist (without
+/// plain defaults: StackStorm validates a copy with defaults but stores the live parameters).
+/// On [`Error::Render`] the caller still creates the execution and marks it failed.
+pub fn request_params(input: &RenderInput<'_>) -> Result<Map<String, Value>, Error> {
+    let live = render_live_params(input)?;
+    validate_params(input.runner, input.action, &live)?;
+    check_immutable(input.runner, input.action, &live)?;
+    Ok(live)
 }
 
 #[cfg(test)]

@@ -969,3 +969,68 @@ fn output_validation() {
     r.output_schema = json!({});
     assert!(validate_output(&r, &a, &json!({"result": {"count": "x"}})).is_ok());
 }
+
+// ---------------------------------------------------------------- request pipeline
+
+#[test]
+fn request_params_runs_render_validate_immutable_in_order() {
+    let r = local_shell_cmd();
+    let echo = core_echo();
+    let ok = Case::new(&r, &echo, json!({"message": "hi"}));
+    let input_params = map(ok.params.clone());
+    let input = RenderInput {
+        runner: &r,
+        action: &echo,
+        params: &input_params,
+        context: &ok.context,
+        config: &ok.config,
+        kv: &ok.kv,
+    };
+    assert_eq!(
+        request_params(&input).unwrap(),
+        map(json!({"message": "hi"}))
+    );
+
+    let bad = map(json!({}));
+    let input = RenderInput {
+        params: &bad,
+        ..input
+    };
+    assert_eq!(
+        request_params(&input).unwrap_err().to_string(),
+        "'message' is a required property"
+    );
+
+    let imm = map(json!({"message": "hi", "sudo": true}));
+    let input = RenderInput {
+        params: &imm,
+        ..input
+    };
+    assert_eq!(
+        request_params(&input).unwrap_err().to_string(),
+        "Override of immutable parameter(s) ['sudo'] is unsupported."
+    );
+
+    let broken = map(json!({"message": "{{ nope }}"}));
+    let input = RenderInput {
+        params: &broken,
+        ..input
+    };
+    assert_eq!(
+        request_params(&input).unwrap_err().to_string(),
+        "Dependency unsatisfied in variable \"nope\""
+    );
+}
+
+#[test]
+fn inquiry_response_masking() {
+    let schema = json!({"type": "object", "properties": {"pin": {"type": "string", "secret": true}, "ok": {"type": "boolean"}}});
+    assert_eq!(
+        mask_inquiry_response(&json!({"pin": "1234", "ok": true}), &schema),
+        json!({"pin": MASKED, "ok": true})
+    );
+    assert_eq!(
+        mask_inquiry_response(&json!({"ok": true}), &schema),
+        json!({"ok": true})
+    );
+}
