@@ -21,7 +21,7 @@ pub mod schema;
 pub mod yaml;
 
 pub use action::{action_from_document, check_runner_overrides, validate_parameters, ActionError};
-pub use loader::{load_pack, FileFailure, PackReport};
+pub use loader::{discover_packs, find_pack, load_pack, FileFailure, PackReport};
 pub use pack::{load_pack_metadata, resolve_pack_ref};
 
 use std::path::PathBuf;

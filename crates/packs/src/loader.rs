@@ -121,6 +121,48 @@ fn load_action_file(
     action::action_from_document(&doc, pack_name, rel, runners).map_err(|e| (e.field, e.reason))
 }
 
+/// Pack directories under the base paths, in search order (system path first): sub-directories
+/// holding `pack.yaml`, sorted by name within each base, `__pycache__` skipped. A name found in
+/// several bases is taken from the first one (as StackStorm resolves names to paths).
+pub fn discover_packs(base_paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut seen = std::collections::HashMap::<String, PathBuf>::new();
+    let mut out = Vec::new();
+    for base in base_paths {
+        let Ok(entries) = std::fs::read_dir(base) else {
+            continue;
+        };
+        let mut dirs: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir() && p.join("pack.yaml").is_file())
+            .filter(|p| p.file_name().map(|n| n != "__pycache__").unwrap_or(false))
+            .collect();
+        dirs.sort();
+        for d in dirs {
+            let name = d
+                .file_name()
+                .map(|n| n.to_string_lossy().to_string())
+                .unwrap_or_default();
+            if let Some(first) = seen.get(&name) {
+                tracing::warn!(pack = %name, first = %first.display(), ignored = %d.display(),
+                    "Pack \"{name}\" already found in {}, ignoring {}", first.display(), d.display());
+                continue;
+            }
+            seen.insert(name, d.clone());
+            out.push(d);
+        }
+    }
+    out
+}
+
+/// The directory of pack `name` under the base paths (first match wins).
+pub fn find_pack(base_paths: &[PathBuf], name: &str) -> Option<PathBuf> {
+    base_paths
+        .iter()
+        .map(|b| b.join(name))
+        .find(|d| d.join("pack.yaml").is_file())
+}
+
 /// `actions/*.yaml|yml` directly inside the pack, sorted, without `actions/config.*`.
 pub fn action_files(dir: &Path) -> Result<Vec<PathBuf>, Error> {
     let actions = dir.join("actions");
@@ -264,6 +306,28 @@ mod tests {
         assert!(f.message.starts_with("Failed to register pack \"demo\": Pack version \"1.0\" doesn't follow a valid semver format."), "{}", f.message);
         assert_eq!(r.actions.len(), 1);
         assert!(r.into_strict().is_err());
+    }
+
+    #[test]
+    fn discovery_prefers_the_first_base_path() {
+        let t = tempfile::tempdir().unwrap();
+        let sys = t.path().join("sys");
+        let user = t.path().join("user");
+        let manifest = "name: x\ndescription: d\nversion: 1.0.0\nauthor: me\n";
+        write(&sys.join("core"), "pack.yaml", manifest);
+        write(&user.join("core"), "pack.yaml", manifest);
+        write(&user.join("b"), "pack.yaml", manifest);
+        write(&user.join("a"), "pack.yaml", manifest);
+        write(&user.join("no_manifest"), "README.md", "x");
+        write(&user.join("__pycache__"), "pack.yaml", manifest);
+        let bases = vec![sys.clone(), user.clone()];
+        assert_eq!(
+            discover_packs(&bases),
+            [sys.join("core"), user.join("a"), user.join("b")]
+        );
+        assert_eq!(find_pack(&bases, "core"), Some(sys.join("core")));
+        assert_eq!(find_pack(&bases, "a"), Some(user.join("a")));
+        assert_eq!(find_pack(&bases, "zzz"), None);
     }
 
     #[test]

@@ -152,6 +152,11 @@ pub fn load_pack_metadata(dir: &Path) -> Result<Pack, String> {
         return Err(msg);
     }
 
+    if dir.join("config.yaml").is_file() {
+        tracing::error!(pack = %pack_ref, path = %dir.join("config.yaml").display(),
+            "pack contains a deprecated config.yaml file, which is ignored; use \
+             config.schema.yaml and <configs>/<pack>.yaml instead");
+    }
     let config_schema = load_config_schema(dir)?;
 
     let str_list = |k: &str| -> Vec<String> {
