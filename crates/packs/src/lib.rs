@@ -15,13 +15,16 @@ pub mod action;
 pub mod builtin;
 pub mod config;
 pub mod loader;
+pub mod overrides;
 pub mod pack;
 pub mod pyfmt;
 pub mod schema;
 pub mod yaml;
 
 pub use action::{action_from_document, check_runner_overrides, validate_parameters, ActionError};
-pub use loader::{discover_packs, find_pack, load_pack, FileFailure, PackReport};
+pub use loader::{
+    discover_packs, find_pack, load_pack, load_pack_with, FileFailure, LoadOptions, PackReport,
+};
 pub use pack::{load_pack_metadata, resolve_pack_ref};
 
 use std::path::PathBuf;

@@ -32,6 +32,17 @@ pub struct PackReport {
     pub actions: Vec<Action>,
     /// Rejected action files in file order.
     pub failures: Vec<FileFailure>,
+    /// Names of valid actions whose `enabled` an override changed (`actions(overridden)`).
+    pub overridden: Vec<String>,
+}
+
+/// How to load a pack.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadOptions<'a> {
+    /// The runner catalogue actions are checked against.
+    pub runners: &'a [RunnerType],
+    /// `<system.base_path>/overrides`, when overrides apply.
+    pub overrides_dir: Option<&'a Path>,
 }
 
 impl PackReport {
@@ -59,6 +70,18 @@ impl PackReport {
 /// Load `dir` (a pack directory holding `pack.yaml`). Fails only when the directory itself
 /// cannot be read; problems with the pack's files are in the report.
 pub fn load_pack(dir: &Path, runners: &[RunnerType]) -> Result<PackReport, Error> {
+    load_pack_with(
+        dir,
+        &LoadOptions {
+            runners,
+            overrides_dir: None,
+        },
+    )
+}
+
+/// [`load_pack`] with overrides.
+pub fn load_pack_with(dir: &Path, opts: &LoadOptions<'_>) -> Result<PackReport, Error> {
+    let runners = opts.runners;
     if !dir.is_dir() {
         return Err(Error::NotADirectory(dir.to_path_buf()));
     }
@@ -80,13 +103,19 @@ pub fn load_pack(dir: &Path, runners: &[RunnerType]) -> Result<PackReport, Error
 
     let mut actions = Vec::new();
     let mut failures = Vec::new();
+    let mut overridden = Vec::new();
     for file in action_files(&dir)? {
         let rel = file
             .strip_prefix(&dir)
             .map(|p| p.to_string_lossy().to_string())
             .unwrap_or_else(|_| file.to_string_lossy().to_string());
-        match load_action_file(&file, &pack_name, &rel, runners) {
-            Ok(a) => actions.push(a),
+        match load_action_file(&file, &pack_name, &rel, runners, opts.overrides_dir) {
+            Ok((a, changed)) => {
+                if changed {
+                    overridden.push(a.name.clone());
+                }
+                actions.push(a)
+            }
             Err((field, reason)) => {
                 tracing::warn!(pack = %pack_name, file = %file.display(), error = %reason, "action rejected");
                 failures.push(FileFailure {
@@ -107,6 +136,7 @@ pub fn load_pack(dir: &Path, runners: &[RunnerType]) -> Result<PackReport, Error
         pack,
         actions,
         failures,
+        overridden,
     })
 }
 
@@ -115,10 +145,18 @@ fn load_action_file(
     pack_name: &str,
     rel: &str,
     runners: &[RunnerType],
-) -> Result<Action, (Option<String>, String)> {
+    overrides_dir: Option<&Path>,
+) -> Result<(Action, bool), (Option<String>, String)> {
     let text = std::fs::read_to_string(file).map_err(|e| (None, e.to_string()))?;
-    let doc = yaml::from_str(&text).map_err(|e| (None, e.to_string()))?;
-    action::action_from_document(&doc, pack_name, rel, runners).map_err(|e| (e.field, e.reason))
+    let mut doc = yaml::from_str(&text).map_err(|e| (None, e.to_string()))?;
+    let mut changed = false;
+    if let (Some(dir), Some(map)) = (overrides_dir, doc.as_object_mut()) {
+        changed = crate::overrides::apply_overrides(dir, pack_name, "actions", map)
+            .map_err(|e| (Some("enabled".to_string()), e))?;
+    }
+    action::action_from_document(&doc, pack_name, rel, runners)
+        .map(|a| (a, changed))
+        .map_err(|e| (e.field, e.reason))
 }
 
 /// Pack directories under the base paths, in search order (system path first): sub-directories
@@ -328,6 +366,41 @@ mod tests {
         assert_eq!(find_pack(&bases, "core"), Some(sys.join("core")));
         assert_eq!(find_pack(&bases, "a"), Some(user.join("a")));
         assert_eq!(find_pack(&bases, "zzz"), None);
+    }
+
+    #[test]
+    fn overrides_apply_during_loading() {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().join("demo");
+        write(
+            &d,
+            "pack.yaml",
+            "name: demo\ndescription: d\nversion: 0.1.0\nauthor: me\n",
+        );
+        write(
+            &d,
+            "actions/a.yaml",
+            "name: a\nrunner_type: local-shell-cmd\n",
+        );
+        write(
+            &d,
+            "actions/b.yaml",
+            "name: b\nrunner_type: local-shell-cmd\n",
+        );
+        let o = t.path().join("overrides");
+        write(&o, "demo.yaml", "actions:\n  defaults:\n    enabled: false\n  exceptions:\n    b:\n      enabled: true\n");
+        let runners = runners();
+        let r = load_pack_with(
+            &d,
+            &LoadOptions {
+                runners: &runners,
+                overrides_dir: Some(&o),
+            },
+        )
+        .unwrap();
+        assert!(!r.actions[0].enabled);
+        assert!(r.actions[1].enabled);
+        assert_eq!(r.overridden, ["a"]);
     }
 
     #[test]
