@@ -99,6 +99,20 @@ impl Error {
     }
 }
 
+/// Whose `st2kv.user.*` scope templates read: `api_user` if the context has that key, else
+/// `user`, and the system user when that is empty. gale-expr asks the provider for
+/// `user.<key>`; the provider should resolve it in this user's scope.
+pub fn datastore_user(context: &Value, system_user: &str) -> String {
+    let user = match context.get("api_user") {
+        Some(v) => Some(v),
+        None => context.get("user"),
+    };
+    match user {
+        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        _ => system_user.to_string(),
+    }
+}
+
 /// Request-time pipeline in StackStorm's order (§2.1 steps 3–5): live rendering, validation
 /// against the merged schema, immutable check. Returns the live parameters to persist (without
 /// plain defaults: StackStorm validates a copy with defaults but stores the live parameters).

@@ -1034,3 +1034,17 @@ fn inquiry_response_masking() {
         json!({"ok": true})
     );
 }
+
+#[test]
+fn datastore_user_prefers_api_user() {
+    assert_eq!(
+        datastore_user(&json!({"user": "u", "api_user": "api"}), "stanley"),
+        "api"
+    );
+    assert_eq!(datastore_user(&json!({"user": "u"}), "stanley"), "u");
+    assert_eq!(
+        datastore_user(&json!({"user": "u", "api_user": null}), "stanley"),
+        "stanley"
+    );
+    assert_eq!(datastore_user(&json!({}), "stanley"), "stanley");
+}
