@@ -1,6 +1,8 @@
 //! Pack loading: a StackStorm pack directory (`pack.yaml`, `config.schema.yaml`,
-//! `actions/*.yaml`) becomes validated [`gale_model::Pack`] and [`gale_model::Action`] records,
-//! and the packs shipped inside the binary ([`builtin`]).
+//! `actions/*.yaml`) becomes validated [`gale_model::Pack`] and [`gale_model::Action`] records;
+//! also pack discovery across base paths, `enabled` overrides ([`overrides`]), config values
+//! checked against the config schema ([`config`]) and the packs shipped inside the binary
+//! ([`builtin`]).
 //!
 //! This crate reads files and validates; it never touches storage, runs actions or knows the
 //! runners crate (the runner catalogue is passed in as `&[RunnerType]`). Registration (upsert by
