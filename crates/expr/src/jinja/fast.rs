@@ -296,7 +296,39 @@ fn py_eq(a: &Json, b: &Json) -> bool {
     }
 }
 
+/// Borrowed evaluation of plain paths (no filters, nothing built): the common emit.
+fn eval_ref<'a>(e: &'a FExpr, s: &Scope<'a>) -> Option<&'a Json> {
+    match e {
+        FExpr::CtxVar(k) => s.vars.get(k),
+        FExpr::Local(i) => match s.locals.get(*i)? {
+            Val::R(j) => Some(*j),
+            _ => None,
+        },
+        FExpr::Const(c) => Some(c),
+        FExpr::Attr(inner, name) => match eval_ref(inner, s)? {
+            Json::Object(m) => get(m, name),
+            _ => None,
+        },
+        FExpr::Index(inner, i) => match eval_ref(inner, s)? {
+            Json::Array(a) => {
+                let n = a.len() as i64;
+                let j = if *i < 0 { n + i } else { *i };
+                if (0..n).contains(&j) {
+                    a.get(j as usize)
+                } else {
+                    None
+                }
+            }
+            _ => None,
+        },
+        FExpr::Filter(..) => None,
+    }
+}
+
 fn eval<'a>(e: &'a FExpr, s: &Scope<'a>) -> Option<Val<'a>> {
+    if let Some(j) = eval_ref(e, s) {
+        return Some(Val::R(j));
+    }
     match e {
         FExpr::CtxVar(k) => s.vars.get(k).map(Val::R),
         FExpr::Local(i) => match s.locals.get(*i)? {
@@ -444,10 +476,13 @@ fn run_nodes<'a>(ns: &'a [FNode], s: &mut Scope<'a>, out: &mut String) -> Option
     for n in ns {
         match n {
             FNode::Raw(r) => out.push_str(r),
-            FNode::Emit(e) => {
-                let v = eval(e, s)?;
-                write_val(out, &v);
-            }
+            FNode::Emit(e) => match eval_ref(e, s) {
+                Some(j) => write_json(out, j),
+                None => {
+                    let v = eval(e, s)?;
+                    write_val(out, &v);
+                }
+            },
             FNode::For { iter, body, .. } => {
                 for item in eval(iter, s)?.into_items()? {
                     s.locals.push(item);

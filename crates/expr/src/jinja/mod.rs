@@ -201,19 +201,19 @@ fn eval_expr(
 }
 
 /// Orquesta expression: the JSON fast path when it applies, else the full engine.
-fn orquesta_expr(source: &str, root: &MjValue) -> Result<Result<Value, MjValue>, Error> {
+fn orquesta_expr(source: &str, root: &Root<'_>) -> Result<Result<Value, MjValue>, Error> {
     let program = compile::get(source, false).map_err(map_err)?;
     if let Some(f) = &program.get().fast {
         if let Some(v) = with_fctx(|c| fast::eval_expr(f, c.ctx)) {
             return Ok(Ok(v));
         }
     }
-    let (value, _) = run(orquesta_env(), program.get(), root.clone()).map_err(map_err)?;
+    let (value, _) = run(orquesta_env(), program.get(), root.get().clone()).map_err(map_err)?;
     Ok(Err(value.unwrap_or_default()))
 }
 
 /// Orquesta template render: the JSON fast path when it applies, else the full engine.
-fn orquesta_render(source: &str, root: &MjValue) -> Result<String, Error> {
+fn orquesta_render(source: &str, root: &Root<'_>) -> Result<String, Error> {
     let program = compile::get(source, true).map_err(map_err)?;
     let p = program.get();
     if let Some(f) = &p.fast {
@@ -224,7 +224,7 @@ fn orquesta_render(source: &str, root: &MjValue) -> Result<String, Error> {
             return Ok(text);
         }
     }
-    let (_, text) = run(orquesta_env(), program.get(), root.clone()).map_err(map_err)?;
+    let (_, text) = run(orquesta_env(), program.get(), root.get().clone()).map_err(map_err)?;
     Ok(text)
 }
 
@@ -279,7 +279,24 @@ impl OrquestaContext {
     /// Same as [`evaluate_orquesta`] with this context.
     pub fn evaluate(&self, text: &str, provider: &dyn ContextProvider) -> Result<Value, Error> {
         let _scope = enter_scope(&self.json, provider);
-        orquesta_evaluate(text, &self.root)
+        let root = Root {
+            json: &self.json,
+            cell: std::cell::OnceCell::from(self.root.clone()),
+        };
+        orquesta_evaluate(text, &root)
+    }
+}
+
+/// The template context, converted from JSON only when the full engine is needed (the fast
+/// path reads the JSON directly).
+struct Root<'a> {
+    json: &'a Value,
+    cell: std::cell::OnceCell<MjValue>,
+}
+
+impl Root<'_> {
+    fn get(&self) -> &MjValue {
+        self.cell.get_or_init(|| orquesta_root(self.json))
     }
 }
 
@@ -327,12 +344,15 @@ pub fn evaluate_orquesta(
     if !text.contains("{{") && !text.contains("{%") {
         return Ok(Value::String(text.to_string()));
     }
-    let root = orquesta_root(ctx);
+    let root = Root {
+        json: ctx,
+        cell: std::cell::OnceCell::new(),
+    };
     let _scope = enter_scope(ctx, provider);
     orquesta_evaluate(text, &root)
 }
 
-fn orquesta_evaluate(text: &str, root: &MjValue) -> Result<Value, Error> {
+fn orquesta_evaluate(text: &str, root: &Root<'_>) -> Result<Value, Error> {
     // Raw blocks are set aside, then put back and rendered at the end (orquesta does the same).
     let raw_blocks: Vec<&str> = raw_re().find_iter(text).map(|m| m.as_str()).collect();
     let mut work = std::borrow::Cow::Borrowed(text);
@@ -364,7 +384,7 @@ fn orquesta_evaluate(text: &str, root: &MjValue) -> Result<Value, Error> {
     Ok(output)
 }
 
-fn expand(text: &str, root: &MjValue, depth: usize) -> Result<Value, Error> {
+fn expand(text: &str, root: &Root<'_>, depth: usize) -> Result<Value, Error> {
     if depth > MAX_EXPANSION_DEPTH {
         return Err(Error::Jinja(
             "RecursionError: expression results keep expanding".into(),

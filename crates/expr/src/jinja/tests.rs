@@ -62,7 +62,7 @@ fn jinja_bench() {
         let cold_wall = 500.0 / t.elapsed().as_secs_f64();
         let cold_cpu = 500.0 / (thread_cpu_secs() - c);
         eprintln!(
-            "{expr}\n  prepared: {wall:.0}/s wall, {cpu:.0}/s cpu ({:.1}x python parsed-once)\n  evaluate_orquesta (converts ctx per call): {cold_wall:.0}/s wall, {cold_cpu:.0}/s cpu",
+            "{expr}\n  prepared: {wall:.0}/s wall, {cpu:.0}/s cpu ({:.1}x python parsed-once)\n  evaluate_orquesta (no prepared context): {cold_wall:.0}/s wall, {cold_cpu:.0}/s cpu",
             cpu / python
         );
     }
