@@ -880,3 +880,57 @@ async fn pack_register_by_path_and_name() {
     let packs = env.get("/api/v1/packs").await.json();
     assert!(packs.as_array().unwrap().iter().any(|p| p["ref"] == "demo"));
 }
+
+#[tokio::test]
+async fn stream_follows_one_execution_and_ends() {
+    let env = setup().await;
+    let e = env
+        .run(
+            "core.local",
+            json!({"cmd": "echo one; sleep 0.3; echo two"}),
+        )
+        .await;
+    let id = e["id"].as_str().unwrap().to_string();
+    let uri = format!(
+        "/stream/v1/stream?end_execution_id={id}&end_event=st2.execution__update&events=st2.execution__update,st2.execution.output__create&x-auth-token={}",
+        env.token
+    );
+    let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let resp = env.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    // The body ends by itself once the execution completed.
+    let body = tokio::time::timeout(Duration::from_secs(20), resp.into_body().collect())
+        .await
+        .unwrap()
+        .unwrap()
+        .to_bytes();
+    let text = String::from_utf8_lossy(&body).into_owned();
+    assert!(text.starts_with('\n'), "heartbeat first: {text:?}");
+    let last = text.trim_end().rsplit("\n\n").next().unwrap().to_string();
+    assert!(
+        last.starts_with("event: st2.execution__update\ndata: "),
+        "{last}"
+    );
+    let data: Value =
+        serde_json::from_str(last.lines().nth(1).unwrap().trim_start_matches("data: ")).unwrap();
+    assert_eq!(data["id"], id.as_str());
+    assert_eq!(data["status"], "succeeded");
+
+    // The stored output of the finished execution, then EOF.
+    let r = env
+        .get(&format!(
+            "/stream/v1/executions/{id}/output?output_type=stdout"
+        ))
+        .await;
+    assert!(r.text.contains("\"data\":\"one\\n\""), "{}", r.text);
+    assert!(r.text.contains("\"data\":\"two\\n\""), "{}", r.text);
+    assert!(r.text.ends_with("event: EOF\ndata: ''\n\n"), "{}", r.text);
+
+    // A stream for an execution that already finished closes at once with its final update.
+    let r = env.get(&format!("/v1/stream?end_execution_id={id}")).await;
+    assert!(r.text.contains("st2.execution__update"), "{}", r.text);
+}

@@ -7,6 +7,7 @@ pub mod executions;
 pub mod health;
 pub mod packs;
 pub mod runners;
+pub mod stream;
 pub mod tokens;
 pub mod user;
 
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router {
     let protected = Router::new()
         .nest("/api/v1", api)
         .route("/auth/v1/tokens/validate", post(tokens::validate))
+        .merge(stream::routes())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_auth,

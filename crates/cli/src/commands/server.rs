@@ -140,39 +140,48 @@ async fn start_services(
         args.admin_password.clone(),
         state.config().bcrypt_cost,
     );
-    let boot = tokio::task::spawn_blocking(move || htpasswd::bootstrap(&dir, pw.as_deref(), cost))
-        .await??;
-    match boot {
-        Bootstrap::Existing => {}
-        Bootstrap::CreatedWithGivenPassword => {
-            tracing::info!(
+    // Hashing a new admin password (bcrypt) and registering packs are independent: overlap them.
+    let users = async move {
+        let boot =
+            tokio::task::spawn_blocking(move || htpasswd::bootstrap(&dir, pw.as_deref(), cost))
+                .await??;
+        match boot {
+            Bootstrap::Existing => {}
+            Bootstrap::CreatedWithGivenPassword => {
+                tracing::info!(
+                    user = htpasswd::ADMIN_USER,
+                    "created user with the password from GALE_ADMIN_PASSWORD"
+                )
+            }
+            Bootstrap::CreatedWithRandomPassword(path) => tracing::warn!(
                 user = htpasswd::ADMIN_USER,
-                "created user with the password from GALE_ADMIN_PASSWORD"
-            )
+                password_file = %path.display(),
+                "created user with a random password; read it from the password file"
+            ),
         }
-        Bootstrap::CreatedWithRandomPassword(path) => tracing::warn!(
-            user = htpasswd::ADMIN_USER,
-            password_file = %path.display(),
-            "created user with a random password; read it from the password file"
-        ),
-    }
-    engine
-        .register_runner_types()
-        .await
-        .context("cannot register runner types")?;
-    let dir = data_dir.to_path_buf();
-    let packs =
-        tokio::task::spawn_blocking(move || gale_packs::builtin::install_all(&dir)).await??;
-    for pack in packs {
-        let report = engine
-            .register_pack_dir(&pack, false)
+        anyhow::Ok(())
+    };
+    let content = async {
+        engine
+            .register_runner_types()
             .await
-            .with_context(|| format!("cannot register {}", pack.display()))?;
-        for err in &report.errors {
-            tracing::warn!(pack = %pack.display(), error = %err, "built-in pack problem");
+            .context("cannot register runner types")?;
+        let dir = data_dir.to_path_buf();
+        let packs =
+            tokio::task::spawn_blocking(move || gale_packs::builtin::install_all(&dir)).await??;
+        for pack in packs {
+            let report = engine
+                .register_pack_dir(&pack, false)
+                .await
+                .with_context(|| format!("cannot register {}", pack.display()))?;
+            for err in &report.errors {
+                tracing::warn!(pack = %pack.display(), error = %err, "built-in pack problem");
+            }
+            tracing::info!(pack = %pack.display(), actions = report.actions, "registered built-in pack");
         }
-        tracing::info!(pack = %pack.display(), actions = report.actions, "registered built-in pack");
-    }
+        anyhow::Ok(())
+    };
+    tokio::try_join!(users, content)?;
     engine.start().await.context("cannot start the engine")?;
     Ok(())
 }
