@@ -59,14 +59,16 @@ impl Writer {
                     Ok(r) => r,
                     Err(_) => Err(Error::Backend("a storage write panicked".into())),
                 },
-                Err(e) => Err(Error::Backend(e.to_string())),
+                Err(e) => Err(Error::Backend(message(e))),
             };
             let ok = result.is_ok();
             Done {
                 ok,
                 finish: Box::new(move |commit_err| {
                     let result = match commit_err {
-                        Some(e) if ok => Err(Error::Backend(format!("commit failed: {e}"))),
+                        Some(e) if ok => {
+                            Err(Error::Backend(format!("commit failed: {}", message(e))))
+                        }
                         _ => result,
                     };
                     // The caller may have gone away (its future was dropped); nothing to do then.
@@ -77,6 +79,14 @@ impl Writer {
         let sender = self.tx.as_ref().ok_or_else(stopped)?;
         sender.send(job).map_err(|_| stopped())?;
         reply_rx.await.map_err(|_| stopped())?
+    }
+}
+
+/// The text of a backend error without its "storage backend error" prefix, for re-wrapping.
+fn message(e: &Error) -> String {
+    match e {
+        Error::Backend(m) => m.clone(),
+        other => other.to_string(),
     }
 }
 
