@@ -256,7 +256,7 @@ fn dispatch(name: &str, a: &Args, f: &FnContext<'_>) -> Result<Value, Error> {
         "from_json_string" | "json_parse" => from_json_string(a.req(0, name, "value")?),
         "from_yaml_string" | "yaml_parse" => {
             let text = py_str(a.req(0, name, "value")?);
-            yaml::load(&text).map_err(|e| Error::Evaluation(e))
+            yaml::load(&text).map_err(Error::Evaluation)
         }
         "json_dump" | "to_json_string" => {
             let v = a.req(0, name, "value")?;

@@ -19,7 +19,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 pub struct Program<'s> {
     pub instructions: Instructions<'s>,
     pub blocks: BTreeMap<&'s str, Instructions<'s>>,
-    pub is_template: bool,
     /// The JSON-native evaluator for this program, when it is in the fast subset.
     pub fast: Option<super::fast::Fast>,
     /// Length of the last rendered output (to size the next buffer).
@@ -40,14 +39,14 @@ fn cache(template: bool) -> &'static Cache {
 /// Either a cached program or one compiled for this call only.
 pub enum ProgramRef<'s> {
     Cached(Arc<Program<'static>>),
-    Local(Program<'s>),
+    Local(Box<Program<'s>>),
 }
 
 impl<'s> ProgramRef<'s> {
     pub fn get(&self) -> &Program<'s> {
         match self {
             ProgramRef::Cached(p) => p,
-            ProgramRef::Local(p) => p,
+            ProgramRef::Local(p) => p.as_ref(),
         }
     }
 }
@@ -60,7 +59,7 @@ pub fn get(source: &str, template: bool) -> Result<ProgramRef<'_>, MjError> {
         }
         if c.len() >= CACHE_LIMIT {
             drop(c);
-            return compile(source, template).map(ProgramRef::Local);
+            return compile(source, template).map(|p| ProgramRef::Local(Box::new(p)));
         }
     }
     let leaked: &'static str = Box::leak(source.to_string().into_boxed_str());
@@ -93,7 +92,6 @@ pub fn compile(source: &str, template: bool) -> Result<Program<'_>, MjError> {
         Ok(Program {
             instructions,
             blocks,
-            is_template: true,
             fast,
             size_hint: Default::default(),
         })
@@ -107,7 +105,6 @@ pub fn compile(source: &str, template: bool) -> Result<Program<'_>, MjError> {
         Ok(Program {
             instructions,
             blocks,
-            is_template: false,
             fast,
             size_hint: Default::default(),
         })
@@ -169,19 +166,16 @@ fn konst<'a>(v: &str, span: Span) -> Expr<'a> {
 
 fn hoist<'a>(inner: Expr<'a>, build: &dyn Fn(Expr<'a>) -> Expr<'a>) -> Expr<'a> {
     match &inner {
-        Expr::UnaryOp(u) => {
-            let op = match u.op {
-                ast::UnaryOpKind::Not => ast::UnaryOpKind::Not,
-                ast::UnaryOpKind::Neg => ast::UnaryOpKind::Neg,
-            };
-            Expr::UnaryOp(sp(
-                ast::UnaryOp {
-                    op,
-                    expr: hoist(rx(&u.expr), build),
+        Expr::UnaryOp(u) => Expr::UnaryOp(sp(
+            ast::UnaryOp {
+                op: match u.op {
+                    ast::UnaryOpKind::Not => ast::UnaryOpKind::Not,
+                    ast::UnaryOpKind::Neg => ast::UnaryOpKind::Neg,
                 },
-                u.span(),
-            ))
-        }
+                expr: hoist(rx(&u.expr), build),
+            },
+            u.span(),
+        )),
         _ => build(inner),
     }
 }

@@ -5,10 +5,10 @@
 //! context is JSON anyway); the hot ones (`join`, `map`, `select*`, `upper`) stay on minijinja
 //! values so a render does not convert the context.
 
-use super::convert::{from_json, py_err, py_repr, py_str, to_json, undefined_err, write_py_str};
+use super::convert::{py_err, py_repr, py_str, to_json, undefined_err, write_py_str};
 use super::pyops::{self, num, tname, Num};
-use crate::functions::{self, python};
-use minijinja::value::{Kwargs, Rest, Value, ValueKind};
+use crate::functions;
+use minijinja::value::{Rest, Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior};
 use serde_json::Value as Json;
 use std::cmp::Ordering;
@@ -95,7 +95,10 @@ pub fn build(flavor: Flavor) -> Environment<'static> {
 }
 
 /// Positional arguments and keyword arguments of a filter/function call.
-pub fn split_args(args: &[Value]) -> Result<(Vec<Value>, Vec<(String, Value)>), Error> {
+/// Positional arguments, then keyword arguments.
+pub type SplitArgs = (Vec<Value>, Vec<(String, Value)>);
+
+pub fn split_args(args: &[Value]) -> Result<SplitArgs, Error> {
     let mut pos: Vec<Value> = args.to_vec();
     let mut kw = Vec::new();
     if pos.last().is_some_and(|v| v.is_kwargs()) {
@@ -141,10 +144,6 @@ fn opt_true(v: &Option<Value>) -> bool {
 
 fn j(v: &Value) -> Result<Json, Error> {
     to_json(v)
-}
-
-fn mj(v: &Json) -> Value {
-    from_json(v)
 }
 
 /// Python iteration of a value as Jinja2 filters do it (`list(value)`).
@@ -269,7 +268,7 @@ fn add_filters(env: &mut Environment<'static>) {
             Ok(match num(&v) {
                 Some(Num::Int(i)) => Value::from(i as f64),
                 Some(Num::Float(f)) => Value::from(f),
-                None => match v.as_str().and_then(|s| parse_py_float(s)) {
+                None => match v.as_str().and_then(parse_py_float) {
                     Some(f) => Value::from(f),
                     None => default,
                 },
@@ -1272,20 +1271,10 @@ pub fn kwargs_json(kw: &[(String, Value)]) -> Result<Vec<(String, Json)>, Error>
     kw.iter().map(|(k, v)| Ok((k.clone(), j(v)?))).collect()
 }
 
-#[allow(dead_code)]
-fn unused(_: Kwargs) -> Value {
-    mj(&Json::Null)
-}
-
 pub fn mj_error(e: crate::Error) -> Error {
     let msg = match e {
         crate::Error::Evaluation(m) | crate::Error::Jinja(m) | crate::Error::Yaql(m) => m,
         other => other.to_string(),
     };
     Error::new(ErrorKind::InvalidOperation, msg)
-}
-
-pub fn json_to_mj(v: &Json) -> Value {
-    let _ = python::truthy;
-    mj(v)
 }

@@ -8,7 +8,7 @@
 //! minijinja program instead, so results and errors are always the full engine's.
 
 use crate::functions::python;
-use minijinja::machinery::ast::{CallArg, Expr, Stmt};
+use minijinja::machinery::ast::{CallArg, Expr, Stmt, UnaryOpKind};
 use serde_json::Value as Json;
 
 #[derive(Debug)]
@@ -45,11 +45,7 @@ pub enum FFilter {
 pub enum FNode {
     Raw(String),
     Emit(FExpr),
-    For {
-        var: String,
-        iter: FExpr,
-        body: Vec<FNode>,
-    },
+    For { iter: FExpr, body: Vec<FNode> },
 }
 
 #[derive(Debug)]
@@ -62,6 +58,13 @@ pub enum Fast {
 
 fn const_json(e: &Expr<'_>) -> Option<Json> {
     match e {
+        Expr::UnaryOp(u) if matches!(u.op, UnaryOpKind::Neg) => match const_json(&u.expr)? {
+            Json::Number(n) => match n.as_i64() {
+                Some(i) => Some(Json::from(-i)),
+                None => serde_json::Number::from_f64(-n.as_f64()?).map(Json::Number),
+            },
+            _ => None,
+        },
         Expr::Const(c) => serde_json::to_value(&c.value)
             .ok()
             .filter(|v| !v.is_array() && !v.is_object()),
@@ -198,14 +201,10 @@ fn nodes(stmts: &[Stmt<'_>], locals: &mut Vec<String>) -> Option<Vec<FNode>> {
                     _ => return None,
                 };
                 let iter = expr(&f.iter, locals)?;
-                locals.push(var.clone());
+                locals.push(var);
                 let body = nodes(&f.body, locals);
                 locals.pop();
-                FNode::For {
-                    var,
-                    iter,
-                    body: body?,
-                }
+                FNode::For { iter, body: body? }
             }
             _ => return None,
         });
@@ -483,7 +482,7 @@ fn run_nodes<'a>(ns: &'a [FNode], s: &mut Scope<'a>, out: &mut String) -> Option
                     write_val(out, &v);
                 }
             },
-            FNode::For { iter, body, .. } => {
+            FNode::For { iter, body } => {
                 for item in eval(iter, s)?.into_items()? {
                     s.locals.push(item);
                     let r = run_nodes(body, s, out);

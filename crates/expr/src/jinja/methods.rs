@@ -698,11 +698,11 @@ mod tests {
         assert_eq!(
             str_format(
                 "{:>4}|{:03d}|{:.2f}",
-                &[Value::from("a"), Value::from(7), Value::from(3.14159)],
+                &[Value::from("a"), Value::from(7), Value::from(3.25159)],
                 &[]
             )
             .unwrap(),
-            "   a|007|3.14"
+            "   a|007|3.25"
         );
         assert_eq!(
             str_format("{x!r}", &[], &[("x".into(), Value::from("q"))]).unwrap(),

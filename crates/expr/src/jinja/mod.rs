@@ -190,16 +190,6 @@ fn run(
     Ok((value, text))
 }
 
-fn eval_expr(
-    env: &'static Environment<'static>,
-    source: &str,
-    root: &MjValue,
-) -> Result<MjValue, Error> {
-    let program = compile::get(source, false).map_err(map_err)?;
-    let (value, _) = run(env, program.get(), root.clone()).map_err(map_err)?;
-    Ok(value.unwrap_or_default())
-}
-
 /// Orquesta expression: the JSON fast path when it applies, else the full engine.
 fn orquesta_expr(source: &str, root: &Root<'_>) -> Result<Result<Value, MjValue>, Error> {
     let program = compile::get(source, false).map_err(map_err)?;

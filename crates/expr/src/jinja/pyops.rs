@@ -409,7 +409,7 @@ pub fn contains(container: &Value, item: &Value) -> Result<bool, Error> {
 /// A comparison chain `a op b op c` as `__py_cmp(a, 'op', b, 'op', c)`.
 pub fn compare_chain(args: Rest<Value>) -> Result<Value, Error> {
     let args = args.0;
-    if args.len() < 3 || args.len() % 2 == 0 {
+    if args.len() < 3 || args.len() & 1 == 0 {
         return Err(py_err("TypeError", "bad comparison chain"));
     }
     let mut left = &args[0];
@@ -684,18 +684,15 @@ mod tests {
             percent_format(
                 "%05.1f|%-3s|%x",
                 &Value::from(vec![
-                    Value::from(3.14159),
+                    Value::from(3.25159),
                     Value::from("a"),
                     Value::from(255)
                 ])
             )
             .unwrap(),
-            "003.1|a  |ff"
+            "003.3|a  |ff"
         );
-        assert_eq!(
-            percent_format("100%%", &Value::from(vec![Value::from(1)])).is_err(),
-            true
-        );
+        assert!(percent_format("100%%", &Value::from(vec![Value::from(1)])).is_err());
         assert_eq!(percent_format("%r", &Value::from("x")).unwrap(), "'x'");
         assert!(percent_format("%s %s", &Value::from(vec![Value::from(1)])).is_err());
     }
