@@ -7,6 +7,7 @@
 
 mod auth;
 mod catalog;
+mod checkpointer;
 mod executions;
 mod queue;
 mod readers;
@@ -40,6 +41,8 @@ pub struct SqliteStore {
 }
 
 struct Inner {
+    /// Background WAL checkpoints of a file-backed store; stopped first.
+    _checkpointer: Option<checkpointer::Checkpointer>,
     /// `None` for an in-memory store: its one connection serves reads too. Declared before
     /// `writer` so the readers close first and the writer, closing last, checkpoints the WAL.
     readers: Option<Arc<ReaderPool>>,
@@ -71,8 +74,15 @@ impl SqliteStore {
             configure(&r, false)?;
             readers.push(r);
         }
+        let cp = Connection::open(path)
+            .map_err(|e| Error::Backend(format!("cannot open {}: {e}", path.display())))?;
+        cp.busy_timeout(BUSY_TIMEOUT).map_err(db)?;
+        let checkpointer = checkpointer::Checkpointer::start(cp).map_err(|e| {
+            Error::Backend(format!("cannot start the SQLite checkpoint thread: {e}"))
+        })?;
         Ok(SqliteStore {
             inner: Arc::new(Inner {
+                _checkpointer: Some(checkpointer),
                 writer: Writer::start(conn)?,
                 readers: Some(Arc::new(ReaderPool::new(readers))),
                 work: tokio::sync::Notify::new(),
@@ -89,6 +99,7 @@ impl SqliteStore {
         Ok(SqliteStore {
             inner: Arc::new(Inner {
                 writer: Writer::start(conn)?,
+                _checkpointer: None,
                 readers: None,
                 work: tokio::sync::Notify::new(),
             }),
@@ -144,6 +155,10 @@ fn configure(conn: &Connection, writer: bool) -> Result<()> {
             "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;",
         )
         .map_err(db)?;
+        // Checkpoints normally run on the checkpoint thread; this threshold (64 MiB of WAL) is
+        // only the backstop that bounds the WAL if that thread falls behind.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 16384;")
+            .map_err(db)?;
     } else {
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA query_only = ON;")
             .map_err(db)?;

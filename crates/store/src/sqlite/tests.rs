@@ -261,3 +261,19 @@ async fn more_concurrent_reads_than_reader_connections() {
         assert_eq!(r.await.unwrap().unwrap().unwrap().pack_ref, "core");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_checkpoint_thread_folds_the_wal_into_the_database() {
+    let (dir, s) = file_store();
+    for i in 0..50 {
+        s.upsert_pack(suite::pack(&format!("p{i}"))).await.unwrap();
+    }
+    // The writer's own auto-checkpoint threshold is far away; only the background thread can
+    // have copied the schema and the packs (dozens of pages) into the main file.
+    let db_len = || std::fs::metadata(dir.path().join("gale.db")).unwrap().len();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while db_len() < 20 * 4096 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(db_len() >= 20 * 4096, "main file still {} bytes", db_len());
+}
