@@ -415,10 +415,10 @@ impl<'a> Ev<'a> {
                     .as_str()
                     .ok_or_else(|| no_match_types(&name(), &[&a, &b], pos))?;
                 let found = match &b {
-                    Value::Regex(r) => r.re.is_match(s),
-                    Value::Str(p) => stdlib::compile_regex(p, false, false, false, pos)?
-                        .re
-                        .is_match(s),
+                    Value::Regex(r) => r.is_match(s, pos)?,
+                    Value::Str(p) => {
+                        stdlib::compile_regex(p, false, false, false, pos)?.is_match(s, pos)?
+                    }
                     _ => return Err(no_match_types(&name(), &[&a, &b], pos)),
                 };
                 Ok(Value::Bool(if op == BinOp::Match { found } else { !found }))

@@ -10,6 +10,7 @@ mod ast;
 mod eval;
 mod lexer;
 mod parser;
+mod pyre;
 mod stdlib;
 mod value;
 

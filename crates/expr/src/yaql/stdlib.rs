@@ -15,9 +15,9 @@ use serde_json::Value as J;
 
 use super::ast::{BinOp, Kind};
 use super::eval::{dict_of, keyword_of, Call, Lam, R};
+use super::pyre::{Groups, RegexVal};
 use super::value::{
-    float_repr, py_cmp, py_eq, py_str, to_json, Dict, Gen, Key, Ordered, OwnedDict, RegexVal,
-    Scope, Value,
+    float_repr, py_cmp, py_eq, py_str, to_json, Dict, Gen, Key, Ordered, OwnedDict, Scope, Value,
 };
 use super::YaqlError;
 use crate::functions::{self, FnContext};
@@ -1641,7 +1641,7 @@ fn std_matches<'a>(c: &Call<'a, '_>) -> R<'a> {
     c.arity(2, 2)?;
     let (a, b) = (c.val(0)?, c.val(1)?);
     let (re, s) = regex_and_string(c, &a, &b)?;
-    Ok(Value::Bool(re.re.is_match(&s)))
+    Ok(Value::Bool(re.is_match(&s, c.pos)?))
 }
 
 fn std_search<'a>(c: &Call<'a, '_>) -> R<'a> {
@@ -1653,12 +1653,16 @@ fn std_search<'a>(c: &Call<'a, '_>) -> R<'a> {
     let s = b.as_str().ok_or_else(|| c.nomatch_types(&[&a, &b]))?;
     let sel = if c.n() > 2 { Some(c.lam(2)?) } else { None };
     let mut out = Vec::new();
-    for caps in re.re.captures_iter(s) {
+    let limit = if c.name == "search" { 1 } else { 0 };
+    for groups in re.matches(s, limit, c.pos)? {
         c.ev.tick(1)?;
         let v = match &sel {
-            None => Value::string(caps.get(0).map(|m| m.as_str()).unwrap_or("").to_string()),
+            None => {
+                let (x, y) = groups[0].unwrap_or((0, 0));
+                Value::string(s[x..y].to_string())
+            }
             Some(l) => {
-                let scope = publish_match(c, s, &caps, re);
+                let scope = publish_match(c, s, &groups, re);
                 match l {
                     Lam::Expr(e, _) => c.ev.eval(e, &scope)?,
                     Lam::Const(v) => v.clone(),
@@ -1688,14 +1692,12 @@ fn std_replace_by<'a>(c: &Call<'a, '_>) -> R<'a> {
     };
     let mut out = String::new();
     let mut last = 0;
-    for (n, caps) in re.re.captures_iter(&s).enumerate() {
-        if count > 0 && n as i128 >= count {
-            break;
-        }
+    let limit = usize::try_from(count.max(0)).unwrap_or(usize::MAX);
+    for groups in re.matches(&s, limit, c.pos)? {
         c.ev.tick(1)?;
-        let m = caps.get(0).map(|m| (m.start(), m.end())).unwrap_or((0, 0));
+        let m = groups[0].unwrap_or((0, 0));
         out.push_str(&s[last..m.0]);
-        let scope = publish_match(c, &s, &caps, &re);
+        let scope = publish_match(c, &s, &groups, &re);
         let v = match &lam {
             Lam::Expr(e, _) => c.ev.eval(e, &scope)?,
             Lam::Const(v) => v.clone(),
@@ -2224,7 +2226,13 @@ fn split<'a>(c: &Call<'a, '_>) -> R<'a> {
         } else {
             0
         };
-        return Ok(Value::list(regex_split(&re.re, s, max)));
+        let max = usize::try_from(max.max(0)).unwrap_or(usize::MAX);
+        return Ok(Value::list(
+            re.split(s, max, c.pos)?
+                .into_iter()
+                .map(|p| p.map(Value::string).unwrap_or(Value::Null))
+                .collect(),
+        ));
     }
     let s = a.as_str().ok_or_else(|| c.nomatch_types(&[&a]))?;
     let sep = opt_str(c, &b)?;
@@ -2298,28 +2306,6 @@ fn whitespace_split(s: &str, max: i128, right: bool) -> Vec<String> {
     out
 }
 
-fn regex_split<'a>(re: &regex::Regex, s: &str, max: i128) -> Vec<Value<'a>> {
-    // Python re.split: captured groups are included between the pieces.
-    let mut out = Vec::new();
-    let mut last = 0;
-    for (n, caps) in re.captures_iter(s).enumerate() {
-        if max > 0 && n as i128 >= max {
-            break;
-        }
-        let Some(m) = caps.get(0) else { continue };
-        out.push(Value::string(s[last..m.start()].to_string()));
-        for g in caps.iter().skip(1) {
-            out.push(match g {
-                Some(g) => Value::string(g.as_str().to_string()),
-                None => Value::Null,
-            });
-        }
-        last = m.end();
-    }
-    out.push(Value::string(s[last..].to_string()));
-    out
-}
-
 fn join<'a>(c: &Call<'a, '_>) -> R<'a> {
     if c.n() == 4 {
         // collection1.join(collection2, predicate, selector)
@@ -2366,9 +2352,8 @@ fn replace<'a>(c: &Call<'a, '_>) -> R<'a> {
             } else {
                 0
             };
-            let template = py_repl_to_rust(repl, c.pos)?;
-            let limit = if count > 0 { count as usize } else { 0 };
-            let out = re.re.replacen(&s, limit, template.as_str()).into_owned();
+            let limit = usize::try_from(count.max(0)).unwrap_or(usize::MAX);
+            let out = re.sub(&s, repl, limit, c.pos)?;
             c.ev.check_size(out.len())?;
             Ok(Value::string(out))
         }
@@ -2884,7 +2869,7 @@ fn dict_set<'a>(c: &Call<'a, '_>) -> R<'a> {
     Ok(Value::dict(m))
 }
 
-/// Compile a Python regular expression with the `regex` crate.
+/// Compile a Python regular expression (see [`super::pyre`]).
 pub fn compile_regex(
     pattern: &str,
     ignore_case: bool,
@@ -2892,42 +2877,7 @@ pub fn compile_regex(
     dot_all: bool,
     pos: usize,
 ) -> Result<Rc<RegexVal>, YaqlError> {
-    thread_local! {
-        static CACHE: RefCell<IndexMap<(String, u8), Rc<RegexVal>>> = RefCell::new(IndexMap::new());
-    }
-    let flags = ignore_case as u8 | (multi_line as u8) << 1 | (dot_all as u8) << 2;
-    let key = (pattern.to_string(), flags);
-    if let Some(hit) = CACHE.with(|c| c.borrow().get(&key).cloned()) {
-        return Ok(hit);
-    }
-    let re = regex::RegexBuilder::new(pattern)
-        .case_insensitive(ignore_case)
-        .multi_line(multi_line)
-        .dot_matches_new_line(dot_all)
-        .size_limit(1 << 22)
-        .build()
-        .map_err(|e| {
-            YaqlError::new(
-                "error",
-                format!(
-                    "invalid regular expression {}: {e}",
-                    super::value::str_repr(pattern)
-                ),
-                Some(pos),
-            )
-        })?;
-    let v = Rc::new(RegexVal {
-        re,
-        pattern: pattern.to_string(),
-    });
-    CACHE.with(|c| {
-        let mut c = c.borrow_mut();
-        if c.len() > 256 {
-            c.clear();
-        }
-        c.insert(key, v.clone());
-    });
-    Ok(v)
+    super::pyre::compile(pattern, ignore_case, multi_line, dot_all, pos)
 }
 
 fn regex_and_string<'a>(
@@ -2947,23 +2897,18 @@ fn regex_and_string<'a>(
 
 /// The scope a regex selector sees: `$1` (= `$`) is the whole match as
 /// `{value, start, end}`, `$2..` the groups, `$name` the named groups.
-fn publish_match<'a>(
-    c: &Call<'a, '_>,
-    s: &str,
-    caps: &regex::Captures,
-    re: &RegexVal,
-) -> Rc<Scope<'a>> {
-    let rec = |m: Option<regex::Match>| -> Value<'a> {
+fn publish_match<'a>(c: &Call<'a, '_>, s: &str, groups: &Groups, re: &RegexVal) -> Rc<Scope<'a>> {
+    let rec = |m: Option<(usize, usize)>| -> Value<'a> {
         match m {
-            Some(m) => dict_of(vec![
-                (Value::str("value"), Value::string(m.as_str().to_string())),
+            Some((x, y)) => dict_of(vec![
+                (Value::str("value"), Value::string(s[x..y].to_string())),
                 (
                     Value::str("start"),
-                    Value::Int(s[..m.start()].chars().count() as i128),
+                    Value::Int(s[..x].chars().count() as i128),
                 ),
                 (
                     Value::str("end"),
-                    Value::Int(s[..m.end()].chars().count() as i128),
+                    Value::Int(s[..y].chars().count() as i128),
                 ),
             ]),
             None => dict_of(vec![
@@ -2974,82 +2919,15 @@ fn publish_match<'a>(
         }
     };
     let mut scope = Scope::child(c.sc);
-    for i in 0..caps.len() {
-        scope.pos.push(rec(caps.get(i)));
+    for g in groups {
+        scope.pos.push(rec(*g));
     }
-    for name in re.re.capture_names().flatten() {
-        scope.vars.push((name.into(), rec(caps.name(name))));
+    for (i, name) in re.names.iter().enumerate() {
+        if let Some(name) = name {
+            scope
+                .vars
+                .push((name.as_str().into(), rec(groups.get(i).copied().flatten())));
+        }
     }
     Rc::new(scope)
-}
-
-/// Translate a Python `re.sub` replacement (`\1`, `\g<name>`, `\n`) to the `regex` crate's
-/// syntax (`${1}`, `${name}`, literal `$` escaped).
-fn py_repl_to_rust(repl: &str, pos: usize) -> Result<String, YaqlError> {
-    let chars: Vec<char> = repl.chars().collect();
-    let mut out = String::with_capacity(repl.len());
-    let mut i = 0;
-    while i < chars.len() {
-        let ch = chars[i];
-        if ch == '$' {
-            out.push_str("$$");
-            i += 1;
-            continue;
-        }
-        if ch != '\\' || i + 1 >= chars.len() {
-            out.push(ch);
-            i += 1;
-            continue;
-        }
-        let e = chars[i + 1];
-        if e.is_ascii_digit() {
-            let mut j = i + 1;
-            while j < chars.len() && j < i + 3 && chars[j].is_ascii_digit() {
-                j += 1;
-            }
-            let n: String = chars[i + 1..j].iter().collect();
-            out.push_str(&format!("${{{n}}}"));
-            i = j;
-            continue;
-        }
-        if e == 'g' && i + 2 < chars.len() && chars[i + 2] == '<' {
-            let close = chars[i + 3..]
-                .iter()
-                .position(|c| *c == '>')
-                .ok_or_else(|| {
-                    YaqlError::new("error", "missing > in group reference".into(), Some(pos))
-                })?;
-            let name: String = chars[i + 3..i + 3 + close].iter().collect();
-            out.push_str(&format!("${{{name}}}"));
-            i = i + 4 + close;
-            continue;
-        }
-        let mapped = match e {
-            'n' => Some('\n'),
-            't' => Some('\t'),
-            'r' => Some('\r'),
-            'f' => Some('\x0c'),
-            'v' => Some('\x0b'),
-            'a' => Some('\x07'),
-            'b' => Some('\x08'),
-            '\\' => Some('\\'),
-            _ => None,
-        };
-        match mapped {
-            Some(m) => out.push(m),
-            None if e.is_ascii_alphabetic() => {
-                return Err(YaqlError::new(
-                    "error",
-                    format!("bad escape \\{e} in replacement"),
-                    Some(pos),
-                ))
-            }
-            None => {
-                out.push('\\');
-                out.push(e);
-            }
-        }
-        i += 2;
-    }
-    Ok(out)
 }

@@ -39,11 +39,7 @@ pub enum Dict<'a> {
     O(Rc<OwnedDict<'a>>),
 }
 
-#[derive(Debug)]
-pub struct RegexVal {
-    pub re: regex::Regex,
-    pub pattern: String,
-}
+pub use super::pyre::RegexVal;
 
 /// A variable scope: `let`, `def` and each lambda call push one.
 #[derive(Debug, Default)]
