@@ -91,12 +91,19 @@ impl Expression {
     }
 
     /// Evaluate against an Orquesta context (`ctx()` data plus the `__` runtime keys). The
-    /// result is converted to JSON the way orquesta converts yaql output.
+    /// result is converted to JSON the way orquesta converts yaql output; a string result that
+    /// holds `<% %>` is evaluated again, as [`evaluate`] does.
     pub fn evaluate(&self, ctx: &J, provider: &dyn ContextProvider) -> Result<J, Error> {
         let ev = eval::Ev::new(ctx, provider, DEFAULT_BUDGET);
         let v = ev
             .run(&self.ast)
             .map_err(|e| e.into_error(&format!("<%{}%>", self.src), 2))?;
+        // Like orquesta, a string result holding an expression is evaluated in turn.
+        if let value::Value::Str(text) = &v {
+            if has_expressions(text) {
+                return evaluate_depth(text, ctx, provider, 1);
+            }
+        }
         value::to_json(&v, true).map_err(|e| e.into_error(&format!("<%{}%>", self.src), 2))
     }
 }

@@ -754,6 +754,10 @@ fn parsed_expressions_are_reusable() {
         assert_eq!(e.evaluate(&ctx, &NoProvider).unwrap(), json!(["a"]));
     }
     assert!(Expression::parse("1 +").is_err());
+    let tmpl = Expression::parse("ctx().t").unwrap();
+    let ctx = json!({"t": "<% ctx().n + 1 %>", "n": 1});
+    assert_eq!(tmpl.evaluate(&ctx, &NoProvider).unwrap(), json!(2));
+    assert_eq!(tmpl.source(), "ctx().t");
 }
 
 // --------------------------------------------------------------------------------- robustness
