@@ -6,6 +6,7 @@ use gale_store::DynStore;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
 /// Options of the API service, filled once by `gale server`.
 #[derive(Clone, Debug)]
@@ -47,6 +48,9 @@ struct Inner {
     engine: Engine,
     config: ApiConfig,
     ready: AtomicBool,
+    /// Cancelled when the server starts shutting down: open event streams end, so the
+    /// graceful HTTP shutdown does not wait on them.
+    shutdown: CancellationToken,
 }
 
 impl AppState {
@@ -57,6 +61,7 @@ impl AppState {
                 engine,
                 config,
                 ready: AtomicBool::new(false),
+                shutdown: CancellationToken::new(),
             }),
         }
     }
@@ -74,5 +79,13 @@ impl AppState {
     }
     pub fn set_ready(&self, ready: bool) {
         self.inner.ready.store(ready, Ordering::Release)
+    }
+    /// Not ready any more, and long-lived responses (event streams) finish.
+    pub fn begin_shutdown(&self) {
+        self.set_ready(false);
+        self.inner.shutdown.cancel();
+    }
+    pub fn shutdown_token(&self) -> &CancellationToken {
+        &self.inner.shutdown
     }
 }

@@ -934,3 +934,21 @@ async fn stream_follows_one_execution_and_ends() {
     let r = env.get(&format!("/v1/stream?end_execution_id={id}")).await;
     assert!(r.text.contains("st2.execution__update"), "{}", r.text);
 }
+
+#[tokio::test]
+async fn streams_end_when_the_server_shuts_down() {
+    let env = setup().await;
+    let uri = format!("/stream/v1/stream?x-auth-token={}", env.token);
+    let req = Request::builder().uri(uri).body(Body::empty()).unwrap();
+    let resp = env.app.clone().oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let state = env.state.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        state.begin_shutdown();
+    });
+    let body = tokio::time::timeout(Duration::from_secs(10), resp.into_body().collect()).await;
+    assert!(body.is_ok(), "stream still open after shutdown");
+    let r = env.raw(Method::GET, "/healthz", &[], None).await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+}

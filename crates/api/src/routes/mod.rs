@@ -41,6 +41,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/v1/tokens", post(tokens::create))
         .merge(protected)
         .fallback(not_found)
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 

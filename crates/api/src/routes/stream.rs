@@ -18,11 +18,12 @@ use axum::routing::get;
 use axum::Router;
 use gale_engine::EngineEvent;
 use gale_model::{Execution, OutputRecord};
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{HashSet, VecDeque};
 use std::convert::Infallible;
 use std::time::Duration;
 use tokio::sync::broadcast::{self, error::RecvError};
+use tokio_util::sync::CancellationToken;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -147,6 +148,7 @@ fn output_data(rec: &OutputRecord) -> Value {
 /// Per-connection state of `/stream`.
 struct EventStream {
     rx: broadcast::Receiver<EngineEvent>,
+    stop: CancellationToken,
     filter: Filter,
     pending: VecDeque<Bytes>,
     done: bool,
@@ -184,7 +186,11 @@ impl EventStream {
             return None;
         }
         loop {
-            match tokio::time::timeout(HEARTBEAT, self.rx.recv()).await {
+            let received = tokio::select! {
+                _ = self.stop.cancelled() => return None,
+                r = tokio::time::timeout(HEARTBEAT, self.rx.recv()) => r,
+            };
+            match received {
                 Err(_) => return Some(Bytes::from_static(b"\n")),
                 Ok(Err(RecvError::Lagged(n))) => {
                     tracing::warn!(skipped = n, "stream client too slow; events dropped");
@@ -217,6 +223,7 @@ async fn stream(State(state): State<AppState>, Query(q): Query<Params>) -> ApiRe
     let rx = state.engine().subscribe();
     let mut es = EventStream {
         rx,
+        stop: state.shutdown_token().clone(),
         filter,
         pending: VecDeque::from([Bytes::from_static(b"\n")]),
         done: false,
@@ -241,6 +248,7 @@ async fn stream(State(state): State<AppState>, Query(q): Query<Params>) -> ApiRe
 /// Per-connection state of `/executions/{id}/output`.
 struct OutputStream {
     rx: broadcast::Receiver<EngineEvent>,
+    stop: CancellationToken,
     id: String,
     output_type: Option<String>,
     seen: HashSet<String>,
@@ -279,7 +287,11 @@ impl OutputStream {
             return None;
         }
         loop {
-            match tokio::time::timeout(HEARTBEAT, self.rx.recv()).await {
+            let received = tokio::select! {
+                _ = self.stop.cancelled() => return None,
+                r = tokio::time::timeout(HEARTBEAT, self.rx.recv()) => r,
+            };
+            match received {
                 Err(_) => return Some(Bytes::from_static(b"\n")),
                 Ok(Err(RecvError::Lagged(_))) => {}
                 Ok(Err(RecvError::Closed)) => return None,
@@ -316,6 +328,7 @@ async fn output_stream(
     let exec = state.engine().get_execution(&id).await?;
     let mut os = OutputStream {
         rx,
+        stop: state.shutdown_token().clone(),
         id: exec.id.clone(),
         output_type: output_type.clone(),
         seen: HashSet::new(),

@@ -116,7 +116,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         Err(ref e) => tracing::error!(error = %format!("{e:#}"), "start-up failed"),
     }
     tracing::info!("shutting down");
-    state.set_ready(false);
+    state.begin_shutdown();
     shutdown.cancel();
     match tokio::time::timeout(Duration::from_secs(10), server).await {
         Ok(Ok(Ok(()))) => {}
