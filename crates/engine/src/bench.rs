@@ -1,6 +1,7 @@
 //! A throughput/latency probe for the whole pipeline with a `noop` action: requests go through
-//! `request_execution`, workers run them, and latency is the stored request → completion time
-//! (`end_timestamp - start_timestamp`). Prints nothing and asserts nothing; callers print.
+//! `request_execution`, workers run them. Latency is the stored request → completion time
+//! (`end_timestamp - start_timestamp`) in the open-loop mode, and what the requester observed
+//! (request call → completion event) in the closed-loop mode. Asserts nothing; callers print.
 
 use crate::{Engine, EngineEvent, Error, ExecutionRequest};
 use std::collections::HashSet;
@@ -16,6 +17,9 @@ pub struct BenchOptions {
     /// Concurrent requesters.
     pub concurrency: usize,
     pub user: String,
+    /// Closed loop: each requester waits for its execution to complete before the next
+    /// request, so latency is the pipeline's own and not time spent queued behind a backlog.
+    pub wait_each: bool,
 }
 
 impl Default for BenchOptions {
@@ -25,6 +29,7 @@ impl Default for BenchOptions {
             executions: 2000,
             concurrency: 16,
             user: "stanley".into(),
+            wait_each: false,
         }
     }
 }
@@ -72,18 +77,31 @@ pub async fn bench_noop(engine: &Engine, opts: &BenchOptions) -> Result<BenchRep
             user: opts.user.clone(),
             ..Default::default()
         };
+        let wait_each = opts.wait_each;
         requesters.spawn(async move {
             let mut ids = Vec::with_capacity(n);
+            let mut waited = Vec::new();
+            let mut rx = engine.subscribe();
             for _ in 0..n {
-                ids.push(engine.request_execution(req.clone()).await?.id);
+                let t = Instant::now();
+                let id = engine.request_execution(req.clone()).await?.id;
+                if wait_each {
+                    wait_completed(&engine, &mut rx, &id).await?;
+                    waited.push(t.elapsed());
+                }
+                ids.push(id);
             }
-            Ok::<_, Error>(ids)
+            Ok::<_, Error>((ids, waited))
         });
     }
     let mut ids = Vec::with_capacity(opts.executions);
+    let mut client_lat = Vec::new();
     while let Some(r) = requesters.join_next().await {
         match r {
-            Ok(Ok(mut v)) => ids.append(&mut v),
+            Ok(Ok((mut v, mut w))) => {
+                ids.append(&mut v);
+                client_lat.append(&mut w);
+            }
             Ok(Err(e)) => return Err(e),
             Err(e) => return Err(Error::Invalid(format!("bench requester failed: {e}"))),
         }
@@ -128,6 +146,10 @@ pub async fn bench_noop(engine: &Engine, opts: &BenchOptions) -> Result<BenchRep
             lat.push((end - e.start_timestamp).to_std().unwrap_or_default());
         }
     }
+    if opts.wait_each {
+        // Closed loop: what the requester saw, request call to the completion event.
+        lat = client_lat;
+    }
     lat.sort();
     let pct = |p: f64| -> Duration {
         if lat.is_empty() {
@@ -145,4 +167,26 @@ pub async fn bench_noop(engine: &Engine, opts: &BenchOptions) -> Result<BenchRep
         p99: pct(0.99),
         max: lat.last().copied().unwrap_or_default(),
     })
+}
+
+/// Wait until `id` completes, from events (or the store when the channel lagged).
+async fn wait_completed(
+    engine: &Engine,
+    rx: &mut tokio::sync::broadcast::Receiver<EngineEvent>,
+    id: &str,
+) -> Result<(), Error> {
+    loop {
+        match tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+            Ok(Ok(EngineEvent::ExecutionUpdated(e))) if e.id == id && e.status.is_completed() => {
+                return Ok(())
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(RecvError::Closed)) => return Ok(()),
+            Ok(Err(RecvError::Lagged(_))) | Err(_) => {
+                if engine.get_execution(id).await?.status.is_completed() {
+                    return Ok(());
+                }
+            }
+        }
+    }
 }

@@ -188,13 +188,15 @@ impl Engine {
         }
     }
 
-    /// Start-up recovery (running/pausing/resuming → abandoned, canceling → canceled,
-    /// requested/scheduled/delayed re-queued), then start the supervised worker tasks.
+    /// Register the registry's runner types, run start-up recovery (running/pausing/resuming →
+    /// abandoned, canceling → canceled, requested/scheduled/delayed re-queued), then start the
+    /// supervised worker tasks. Returns once they are started; calling it twice is a no-op.
     pub async fn start(&self) -> Result<(), Error> {
         let mut guard = self.inner.workers.lock().await;
         if guard.is_some() {
             return Ok(());
         }
+        register::register_runner_types(&self.inner).await?;
         recovery::recover(&self.inner).await?;
         *guard = Some(worker::Pool::start(self.inner.clone()));
         Ok(())

@@ -778,16 +778,19 @@ async fn bench_noop_throughput() {
     .await
     .unwrap();
     println!("bench core.noop: {report}");
-    // Single requester: latency without queueing behind other requests.
-    let single = gale_engine::bench::BenchOptions {
-        executions: 500,
-        concurrency: 1,
-        ..Default::default()
-    };
-    let report = gale_engine::bench::bench_noop(&engine, &single)
-        .await
-        .unwrap();
-    println!("bench core.noop (1 requester): {report}");
+    // Closed loop: latency without queueing behind a backlog.
+    for concurrency in [1, 8] {
+        let closed = gale_engine::bench::BenchOptions {
+            executions: 1000,
+            concurrency,
+            wait_each: true,
+            ..Default::default()
+        };
+        let report = gale_engine::bench::bench_noop(&engine, &closed)
+            .await
+            .unwrap();
+        println!("bench core.noop (closed loop, {concurrency} requesters): {report}");
+    }
     engine.shutdown().await;
     let _: Map<String, Value> = Map::new();
 }
