@@ -358,7 +358,10 @@ fn failure(msg: impl Into<String>) -> RunOutcome {
 async fn run(inner: &Inner, exec: Execution, token: CancellationToken) {
     let outcome = invoke(inner, &exec, &token).await;
     remove_token(inner, &exec.id);
-    finalize(inner, exec, outcome).await;
+    // Start from the stored record, not the one from before the run: children may have been
+    // linked (or a cancel recorded) meanwhile, and the compare-and-set only checks the status.
+    let cur = load(inner, &exec.id).await.unwrap_or(exec);
+    finalize(inner, cur, outcome).await;
 }
 
 async fn invoke(inner: &Inner, exec: &Execution, token: &CancellationToken) -> RunOutcome {

@@ -794,3 +794,113 @@ async fn bench_noop_throughput() {
     engine.shutdown().await;
     let _: Map<String, Value> = Map::new();
 }
+
+mod custom_runners {
+    //! Runners written for the test: a JSON-string result, a panic, and a runner type that is
+    //! in the store but not in the registry.
+    use super::*;
+    use async_trait::async_trait;
+    use gale_model::{Action, RunnerType};
+    use gale_runners::{RunContext, RunOutcome, RunRequest, Runner};
+
+    fn runner_type(name: &str) -> RunnerType {
+        serde_json::from_value(
+            json!({"name": name, "uid": RunnerType::uid_for(name), "runner_parameters": {}}),
+        )
+        .unwrap()
+    }
+
+    struct JsonString;
+    #[async_trait]
+    impl Runner for JsonString {
+        fn runner_type(&self) -> RunnerType {
+            runner_type("json-string")
+        }
+        async fn run(&self, req: RunRequest, _ctx: RunContext) -> RunOutcome {
+            RunOutcome {
+                status: ExecStatus::Succeeded,
+                result: json!(format!(
+                    "{{\"id\": \"{}\", \"n\": [1, 2]}}",
+                    req.execution_id
+                )),
+            }
+        }
+    }
+
+    struct Panicky;
+    #[async_trait]
+    impl Runner for Panicky {
+        fn runner_type(&self) -> RunnerType {
+            runner_type("panicky")
+        }
+        async fn run(&self, _req: RunRequest, _ctx: RunContext) -> RunOutcome {
+            panic!("boom")
+        }
+    }
+
+    async fn action(engine: &Engine, name: &str, runner: &str) {
+        let a: Action = serde_json::from_value(json!({
+            "name": name, "pack": "test", "ref": format!("test.{name}"), "uid": format!("action:test:{name}"),
+            "runner_type": runner, "parameters": {}
+        }))
+        .unwrap();
+        engine.store().upsert_action(a).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn json_string_results_panics_and_unknown_runners() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut reg = Registry::with_builtin();
+        reg.register(Arc::new(JsonString));
+        reg.register(Arc::new(Panicky));
+        let engine = Engine::new(open_store(dir.path()), reg, opts(dir.path()));
+        engine.register_pack_dir(&core_pack(), true).await.unwrap();
+        engine
+            .store()
+            .upsert_runner_type(runner_type("ghost"))
+            .await
+            .unwrap();
+        action(&engine, "json", "json-string").await;
+        action(&engine, "panic", "panicky").await;
+        action(&engine, "ghost", "ghost").await;
+        engine.start().await.unwrap();
+
+        let e = engine
+            .request_execution(req("test.json", json!({})))
+            .await
+            .unwrap();
+        let done = wait_done(&engine, &e.id).await;
+        assert_eq!(done.result, json!({"id": e.id, "n": [1, 2]}));
+        assert_eq!(
+            done.result_size,
+            serde_json::to_string(&done.result).unwrap().len() as u64
+        );
+
+        let e = engine
+            .request_execution(req("test.panic", json!({})))
+            .await
+            .unwrap();
+        let done = wait_done(&engine, &e.id).await;
+        assert_eq!(done.status, ExecStatus::Failed);
+        assert_eq!(done.result["error"], "runner \"panicky\" panicked: boom");
+
+        let e = engine
+            .request_execution(req("test.ghost", json!({})))
+            .await
+            .unwrap();
+        let done = wait_done(&engine, &e.id).await;
+        assert_eq!(done.status, ExecStatus::Failed);
+        assert_eq!(done.result["error"], "Runner \"ghost\" is not registered.");
+
+        // The pool survived the panic.
+        let e = engine
+            .request_execution(req("core.noop", json!({})))
+            .await
+            .unwrap();
+        assert_eq!(
+            wait_done(&engine, &e.id).await.status,
+            ExecStatus::Succeeded
+        );
+        engine.shutdown().await;
+    }
+}
