@@ -212,3 +212,55 @@ async fn wait_for_signal(stop: &tokio_util::sync::CancellationToken) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Wrapper {
+        #[command(flatten)]
+        args: ServerArgs,
+    }
+
+    #[test]
+    fn flags_override_defaults() {
+        let w = Wrapper::try_parse_from([
+            "gale",
+            "--data-dir",
+            "/tmp/x",
+            "--bind",
+            "0.0.0.0:9999",
+            "--workers",
+            "3",
+            "--packs-dir",
+            "/a",
+            "--packs-dir",
+            "/b",
+        ])
+        .unwrap();
+        assert_eq!(w.args.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(w.args.bind.port(), 9999);
+        assert_eq!(w.args.workers, Some(3));
+        assert_eq!(
+            w.args.packs_dirs,
+            vec![PathBuf::from("/a"), PathBuf::from("/b")]
+        );
+        assert!(Wrapper::try_parse_from(["gale", "--bind", "not-an-address"]).is_err());
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        if ["GALE_DATA_DIR", "GALE_BIND", "GALE_TOKEN_TTL"]
+            .iter()
+            .any(|k| std::env::var_os(k).is_some())
+        {
+            return; // the environment overrides the defaults under test
+        }
+        let w = Wrapper::try_parse_from(["gale"]).unwrap();
+        assert_eq!(w.args.data_dir, PathBuf::from("./gale-data"));
+        assert_eq!(w.args.bind, "127.0.0.1:9101".parse::<SocketAddr>().unwrap());
+        assert_eq!(w.args.token_ttl, 86_400);
+    }
+}
