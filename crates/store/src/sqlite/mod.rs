@@ -2,7 +2,7 @@
 //!
 //! One writer connection on a dedicated thread (group commit, see [`writer`]) and a small pool
 //! of reader connections (see [`readers`]); the database runs in WAL mode so reads never wait
-//! behind writes. Records are JSON documents plus the columns that lookups and filters need
+//! behind writes, and a background thread checkpoints the WAL (see [`checkpointer`]). Records are JSON documents plus the columns that lookups and filters need
 //! (see [`schema`]). All SQL of Gale lives in this module.
 
 mod auth;
