@@ -32,8 +32,9 @@ pub struct Page {
 impl Page {
     /// Parse `limit`/`offset`. `default_limit` applies when `limit` is absent (`None` = all).
     /// `limit=-1` means no limit; 0 or below -1 is 400; above `max` is 403 (StackStorm's
-    /// messages).
-    pub fn parse(q: &Params, default_limit: Option<i64>, max: i64) -> ApiResult<Page> {
+    /// messages). StackStorm applies the cap only to non-admins, and with RBAC off every user
+    /// is an admin, so callers pass `max: None` until Gale has RBAC.
+    pub fn parse(q: &Params, default_limit: Option<i64>, max: Option<i64>) -> ApiResult<Page> {
         let limit = match get(q, "limit") {
             None => default_limit,
             Some(raw) => {
@@ -48,7 +49,7 @@ impl Page {
                     return Err(ApiError::bad_request(format!(
                         "Limit, \"{n}\" specified, must be a positive number."
                     )));
-                } else if n > max {
+                } else if let Some(max) = max.filter(|max| n > *max) {
                     return Err(ApiError::Forbidden(format!(
                         "Limit \"{n}\" specified, maximum value is \"{max}\""
                     )));
@@ -203,42 +204,49 @@ mod tests {
     #[test]
     fn limit_rules() {
         assert_eq!(
-            Page::parse(&q(&[]), Some(100), 100).unwrap(),
+            Page::parse(&q(&[]), Some(100), Some(100)).unwrap(),
             Page {
                 offset: 0,
                 limit: Some(100)
             }
         );
-        assert_eq!(Page::parse(&q(&[]), None, 100).unwrap().limit, None);
+        assert_eq!(Page::parse(&q(&[]), None, Some(100)).unwrap().limit, None);
         assert_eq!(
-            Page::parse(&q(&[("limit", "-1")]), Some(100), 100)
+            Page::parse(&q(&[("limit", "-1")]), Some(100), Some(100))
                 .unwrap()
                 .limit,
             None
         );
         assert_eq!(
-            Page::parse(&q(&[("limit", "5"), ("offset", "2")]), None, 100).unwrap(),
+            Page::parse(&q(&[("limit", "5"), ("offset", "2")]), None, Some(100)).unwrap(),
             Page {
                 offset: 2,
                 limit: Some(5)
             }
         );
-        let e = Page::parse(&q(&[("limit", "0")]), None, 100).unwrap_err();
+        let e = Page::parse(&q(&[("limit", "0")]), None, Some(100)).unwrap_err();
         assert_eq!(e.status(), 400);
         assert_eq!(
-            Page::parse(&q(&[("limit", "-2")]), None, 100)
+            Page::parse(&q(&[("limit", "-2")]), None, Some(100))
                 .unwrap_err()
                 .status(),
             400
         );
-        let e = Page::parse(&q(&[("limit", "101")]), None, 100).unwrap_err();
+        let e = Page::parse(&q(&[("limit", "101")]), None, Some(100)).unwrap_err();
         assert_eq!(e.status(), 403);
         assert_eq!(
             e.to_string(),
             "Limit \"101\" specified, maximum value is \"100\""
         );
+        // Without a cap (no RBAC: everyone is an admin) large limits are honoured.
         assert_eq!(
-            Page::parse(&q(&[("offset", "x")]), None, 100)
+            Page::parse(&q(&[("limit", "500")]), None, None)
+                .unwrap()
+                .limit,
+            Some(500)
+        );
+        assert_eq!(
+            Page::parse(&q(&[("offset", "x")]), None, Some(100))
                 .unwrap_err()
                 .status(),
             400

@@ -34,6 +34,12 @@ impl ApiConfig {
         }
     }
 
+    /// The page-size cap for the requesting user: StackStorm caps non-admins only, and without
+    /// RBAC every user is an admin, so there is no cap yet.
+    pub fn page_cap(&self) -> Option<i64> {
+        None
+    }
+
     pub fn htpasswd_path(&self) -> PathBuf {
         self.data_dir.join("htpasswd")
     }

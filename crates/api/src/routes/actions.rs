@@ -27,7 +27,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>, Query(q): Query<Params>) -> ApiResult<Response> {
-    let page = Page::parse(&q, None, state.config().max_page_size)?;
+    let page = Page::parse(&q, None, state.config().page_cap())?;
     let proj = Projection::from_query(&q);
     let mut actions = state.store().list_actions(qget(&q, "pack")).await?;
     if let Some(name) = qget(&q, "name") {

@@ -44,7 +44,7 @@ fn to_value(k: &ApiKey, show_secrets: bool) -> Value {
 }
 
 async fn list(State(state): State<AppState>, Query(q): Query<Params>) -> ApiResult<Response> {
-    let page = Page::parse(&q, Some(50), state.config().max_page_size)?;
+    let page = Page::parse(&q, Some(50), state.config().page_cap())?;
     let proj = Projection::from_query(&q);
     let show = flag(&q, "show_secrets");
     let mut keys = state.store().list_api_keys().await?;

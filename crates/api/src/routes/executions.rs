@@ -310,7 +310,7 @@ fn store_filter(q: &Params) -> ApiResult<Option<ExecutionFilter>> {
 }
 
 async fn list(State(state): State<AppState>, Query(q): Query<Params>) -> ApiResult<Response> {
-    let page = Page::parse(&q, Some(100), state.config().max_page_size)?;
+    let page = Page::parse(&q, Some(100), state.config().page_cap())?;
     let render = Render::from_query(&q)?;
     let Some(mut filter) = store_filter(&q)? else {
         return Ok(list_response(Vec::new(), page.headers(0)));

@@ -22,7 +22,7 @@ pub fn routes() -> Router<AppState> {
 }
 
 async fn list(State(state): State<AppState>, Query(q): Query<Params>) -> ApiResult<Response> {
-    let page = Page::parse(&q, Some(100), state.config().max_page_size)?;
+    let page = Page::parse(&q, Some(100), state.config().page_cap())?;
     let proj = Projection::from_query(&q);
     let mut packs = state.store().list_packs().await?;
     packs.sort_by(|a, b| a.pack_ref.cmp(&b.pack_ref));
