@@ -7,7 +7,11 @@ use clap::{Parser, Subcommand};
 use commands::client::ClientOpts;
 
 #[derive(Parser)]
-#[command(name = "gale", version, about = "Event-driven automation, StackStorm-compatible")]
+#[command(
+    name = "gale",
+    version,
+    about = "Event-driven automation, StackStorm-compatible"
+)]
 struct Cli {
     #[command(flatten)]
     client: ClientOpts,

@@ -28,10 +28,14 @@ pub fn login(opts: &ClientOpts, args: LoginArgs) -> Result<ExitCode> {
         (Some(p), _) => p,
         (None, true) => {
             let mut s = String::new();
-            std::io::stdin().read_to_string(&mut s).context("reading the password from stdin")?;
+            std::io::stdin()
+                .read_to_string(&mut s)
+                .context("reading the password from stdin")?;
             s.trim_end_matches(['\n', '\r']).to_string()
         }
-        (None, false) => rpassword::prompt_password("Password: ").context("reading the password")?,
+        (None, false) => {
+            rpassword::prompt_password("Password: ").context("reading the password")?
+        }
     };
     let client = Client::anonymous(opts)?;
     let token = client
@@ -47,8 +51,8 @@ pub fn login(opts: &ClientOpts, args: LoginArgs) -> Result<ExitCode> {
 }
 
 fn write_private(path: &std::path::Path, content: &str) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
     use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let mut f = std::fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -56,7 +60,8 @@ fn write_private(path: &std::path::Path, content: &str) -> Result<()> {
         .mode(0o600)
         .open(path)
         .with_context(|| format!("writing {}", path.display()))?;
-    f.write_all(content.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    f.write_all(content.as_bytes())
+        .with_context(|| format!("writing {}", path.display()))?;
     Ok(())
 }
 
@@ -98,15 +103,25 @@ enum ApiKeyCmd {
         #[arg(short, long)]
         json: bool,
     },
-    Enable { id: String },
-    Disable { id: String },
-    Delete { id: String },
+    Enable {
+        id: String,
+    },
+    Disable {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 pub fn apikey(opts: &ClientOpts, args: ApiKeyArgs) -> Result<ExitCode> {
     let c = Client::new(opts)?;
     match args.cmd {
-        ApiKeyCmd::Create { metadata, only_key, json } => {
+        ApiKeyCmd::Create {
+            metadata,
+            only_key,
+            json,
+        } => {
             let metadata: Value = match metadata {
                 Some(m) => serde_json::from_str(&m).context("--metadata is not valid JSON")?,
                 None => json!({}),
@@ -116,11 +131,17 @@ pub fn apikey(opts: &ClientOpts, args: ApiKeyArgs) -> Result<ExitCode> {
             }
             let key = c.post("/api/v1/apikeys", &json!({ "metadata": metadata }))?;
             if only_key {
-                println!("{}", key.get("key").and_then(Value::as_str).unwrap_or_default());
+                println!(
+                    "{}",
+                    key.get("key").and_then(Value::as_str).unwrap_or_default()
+                );
             } else if json {
                 output::json(&key);
             } else {
-                output::record(&key, &["id", "user", "key", "metadata", "enabled", "created_at"]);
+                output::record(
+                    &key,
+                    &["id", "user", "key", "metadata", "enabled", "created_at"],
+                );
             }
         }
         ApiKeyCmd::List { json } => {
@@ -128,7 +149,10 @@ pub fn apikey(opts: &ClientOpts, args: ApiKeyArgs) -> Result<ExitCode> {
             if json {
                 output::json(&keys);
             } else {
-                output::table(keys.as_array().map(Vec::as_slice).unwrap_or(&[]), &["id", "user", "metadata", "enabled"]);
+                output::table(
+                    keys.as_array().map(Vec::as_slice).unwrap_or(&[]),
+                    &["id", "user", "metadata", "enabled"],
+                );
             }
         }
         ApiKeyCmd::Get { id, json } => {
@@ -154,7 +178,11 @@ fn set_enabled(c: &Client, id: &str, enabled: bool) -> Result<()> {
     if let Some(obj) = k.as_object_mut() {
         obj.insert("enabled".into(), Value::Bool(enabled));
     }
-    let id = k.get("id").and_then(Value::as_str).unwrap_or(id).to_string();
+    let id = k
+        .get("id")
+        .and_then(Value::as_str)
+        .unwrap_or(id)
+        .to_string();
     let updated = c.put(&format!("/api/v1/apikeys/{id}"), &k)?;
     output::record(&updated, &["id", "user", "enabled"]);
     Ok(())

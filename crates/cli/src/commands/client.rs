@@ -12,7 +12,12 @@ use std::time::Duration;
 #[derive(clap::Args, Clone, Debug)]
 pub struct ClientOpts {
     /// Gale server URL (the root that /api/v1 and /auth/v1 hang off).
-    #[arg(long, env = "GALE_URL", default_value = "http://127.0.0.1:9101", global = true)]
+    #[arg(
+        long,
+        env = "GALE_URL",
+        default_value = "http://127.0.0.1:9101",
+        global = true
+    )]
     pub url: String,
 }
 
@@ -25,7 +30,13 @@ pub struct ApiError {
 
 impl std::fmt::Display for ApiError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}\nMESSAGE: {}", self.status.as_u16(), self.status.canonical_reason().unwrap_or(""), self.message)
+        write!(
+            f,
+            "{} {}\nMESSAGE: {}",
+            self.status.as_u16(),
+            self.status.canonical_reason().unwrap_or(""),
+            self.message
+        )
     }
 }
 impl std::error::Error for ApiError {}
@@ -47,7 +58,8 @@ pub fn config_dir() -> Result<PathBuf> {
     if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty()) {
         return Ok(PathBuf::from(x).join("gale"));
     }
-    let home = std::env::var_os("HOME").context("HOME is not set; cannot find the config directory")?;
+    let home =
+        std::env::var_os("HOME").context("HOME is not set; cannot find the config directory")?;
     Ok(PathBuf::from(home).join(".config").join("gale"))
 }
 
@@ -77,7 +89,11 @@ impl Client {
             .timeout(Duration::from_secs(120))
             .build()
             .context("building the HTTP client")?;
-        Ok(Self { http, base: opts.url.trim_end_matches('/').to_string(), cred })
+        Ok(Self {
+            http,
+            base: opts.url.trim_end_matches('/').to_string(),
+            cred,
+        })
     }
 
     fn auth(&self, rb: RequestBuilder) -> RequestBuilder {
@@ -93,7 +109,9 @@ impl Client {
     }
 
     fn send(&self, rb: RequestBuilder) -> Result<Response> {
-        self.auth(rb).send().with_context(|| format!("cannot reach the Gale server at {}", self.base))
+        self.auth(rb)
+            .send()
+            .with_context(|| format!("cannot reach the Gale server at {}", self.base))
     }
 
     /// GET a JSON document; also returns the `X-Total-Count` header when present.
@@ -140,8 +158,15 @@ impl Client {
             Some(t) => serde_json::json!({ "ttl": t }),
             None => serde_json::json!({}),
         };
-        let rb = self.http.post(self.url("/auth/v1/tokens")).basic_auth(user, Some(password)).json(&body);
-        json_or_error(rb.send().with_context(|| format!("cannot reach the Gale server at {}", self.base))?)
+        let rb = self
+            .http
+            .post(self.url("/auth/v1/tokens"))
+            .basic_auth(user, Some(password))
+            .json(&body);
+        json_or_error(
+            rb.send()
+                .with_context(|| format!("cannot reach the Gale server at {}", self.base))?,
+        )
     }
 }
 
@@ -152,7 +177,11 @@ fn env_nonempty(name: &str) -> Option<String> {
 fn api_error(status: StatusCode, body: &str) -> ApiError {
     let message = serde_json::from_str::<Value>(body)
         .ok()
-        .and_then(|v| v.get("faultstring").and_then(Value::as_str).map(str::to_string))
+        .and_then(|v| {
+            v.get("faultstring")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
         .unwrap_or_else(|| body.trim().to_string());
     ApiError { status, message }
 }
@@ -166,7 +195,8 @@ fn json_or_error(resp: Response) -> Result<Value> {
     if text.trim().is_empty() {
         return Ok(Value::Null);
     }
-    serde_json::from_str(&text).map_err(|e| anyhow!("the server answered {status} with invalid JSON: {e}"))
+    serde_json::from_str(&text)
+        .map_err(|e| anyhow!("the server answered {status} with invalid JSON: {e}"))
 }
 
 /// The token cached by `gale login` for the current user, unless expired.
@@ -198,7 +228,9 @@ pub fn q(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => out.push(b as char),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
             _ => out.push_str(&format!("%{b:02X}")),
         }
     }

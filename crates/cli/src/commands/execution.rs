@@ -62,7 +62,10 @@ enum ExecutionCmd {
 /// Statuses st2's sync run keeps polling on, plus `delayed`/`pausing`/`resuming` which are
 /// also unfinished (st2 stops on those, printing an unfinished execution; we wait).
 fn unfinished(status: &str) -> bool {
-    matches!(status, "requested" | "scheduled" | "running" | "canceling" | "delayed" | "pausing" | "resuming")
+    matches!(
+        status,
+        "requested" | "scheduled" | "running" | "canceling" | "delayed" | "pausing" | "resuming"
+    )
 }
 
 pub fn wait_for(c: &Client, id: &str) -> Result<Value> {
@@ -78,8 +81,17 @@ pub fn wait_for(c: &Client, id: &str) -> Result<Value> {
     }
 }
 
-const GET_ATTRS: &[&str] =
-    &["id", "action.ref", "context.user", "parameters", "status", "start_timestamp", "end_timestamp", "result", "log"];
+const GET_ATTRS: &[&str] = &[
+    "id",
+    "action.ref",
+    "context.user",
+    "parameters",
+    "status",
+    "start_timestamp",
+    "end_timestamp",
+    "result",
+    "log",
+];
 
 pub fn print_execution(ex: &Value, as_json: bool) {
     if as_json {
@@ -87,9 +99,15 @@ pub fn print_execution(ex: &Value, as_json: bool) {
         return;
     }
     let mut shown = ex.clone();
-    if let (Some(obj), Some(elapsed)) = (shown.as_object_mut(), ex.get("elapsed_seconds").and_then(Value::as_f64)) {
+    if let (Some(obj), Some(elapsed)) = (
+        shown.as_object_mut(),
+        ex.get("elapsed_seconds").and_then(Value::as_f64),
+    ) {
         if let Some(Value::String(s)) = obj.get("status").cloned() {
-            obj.insert("status".into(), json!(format!("{s} ({}s elapsed)", elapsed.round() as i64)));
+            obj.insert(
+                "status".into(),
+                json!(format!("{s} ({}s elapsed)", elapsed.round() as i64)),
+            );
         }
     }
     output::record(&shown, &GET_ATTRS[..GET_ATTRS.len() - 1]);
@@ -98,7 +116,13 @@ pub fn print_execution(ex: &Value, as_json: bool) {
 pub fn execution(opts: &ClientOpts, args: ExecutionArgs) -> Result<ExitCode> {
     let c = Client::new(opts)?;
     match args.cmd {
-        ExecutionCmd::List { last, action, status, user, json } => {
+        ExecutionCmd::List {
+            last,
+            action,
+            status,
+            user,
+            json,
+        } => {
             let mut path = format!("/api/v1/executions/?limit={last}&parent=null&sort_desc=True");
             for (k, v) in [("action", action), ("status", status), ("user", user)] {
                 if let Some(v) = v {
@@ -110,7 +134,17 @@ pub fn execution(opts: &ClientOpts, args: ExecutionArgs) -> Result<ExitCode> {
             if json {
                 output::json(&list);
             } else {
-                output::table(&rows, &["id", "action.ref", "context.user", "status", "start_timestamp", "end_timestamp"]);
+                output::table(
+                    &rows,
+                    &[
+                        "id",
+                        "action.ref",
+                        "context.user",
+                        "status",
+                        "start_timestamp",
+                        "end_timestamp",
+                    ],
+                );
                 if let Some(total) = total {
                     if total as usize > rows.len() {
                         println!("Note: Only first {} action executions are displayed. Use -n/--last flag for more results.", rows.len());
@@ -118,13 +152,28 @@ pub fn execution(opts: &ClientOpts, args: ExecutionArgs) -> Result<ExitCode> {
                 }
             }
         }
-        ExecutionCmd::Get { id, json, show_tasks } => {
-            let ex = c.get(&format!("/api/v1/executions/{id}")).map_err(|e| not_found(&id, e))?;
+        ExecutionCmd::Get {
+            id,
+            json,
+            show_tasks,
+        } => {
+            let ex = c
+                .get(&format!("/api/v1/executions/{id}"))
+                .map_err(|e| not_found(&id, e))?;
             print_execution(&ex, json);
             if show_tasks {
                 let children = c.get(&format!("/api/v1/executions/{id}/children/?depth=-1"))?;
                 let rows = children.as_array().cloned().unwrap_or_default();
-                output::table(&rows, &["id", "status", "context.orquesta.task_name", "action.ref", "start_timestamp"]);
+                output::table(
+                    &rows,
+                    &[
+                        "id",
+                        "status",
+                        "context.orquesta.task_name",
+                        "action.ref",
+                        "start_timestamp",
+                    ],
+                );
             }
         }
         ExecutionCmd::Cancel { ids } => {
@@ -143,11 +192,26 @@ pub fn execution(opts: &ClientOpts, args: ExecutionArgs) -> Result<ExitCode> {
             }
             print!("{}", c.get_text(&path)?);
         }
-        ExecutionCmd::ReRun { id, params, async_, json } => {
-            let original = c.get(&format!("/api/v1/executions/{id}")).map_err(|e| not_found(&id, e))?;
-            let params = super::run::cast_params(&params, &original["action"], &original["runner"])?;
-            let ex = c.post(&format!("/api/v1/executions/{id}/re_run"), &json!({"parameters": params}))?;
-            let new_id = ex.get("id").and_then(Value::as_str).context("the server returned an execution without id")?.to_string();
+        ExecutionCmd::ReRun {
+            id,
+            params,
+            async_,
+            json,
+        } => {
+            let original = c
+                .get(&format!("/api/v1/executions/{id}"))
+                .map_err(|e| not_found(&id, e))?;
+            let params =
+                super::run::cast_params(&params, &original["action"], &original["runner"])?;
+            let ex = c.post(
+                &format!("/api/v1/executions/{id}/re_run"),
+                &json!({"parameters": params}),
+            )?;
+            let new_id = ex
+                .get("id")
+                .and_then(Value::as_str)
+                .context("the server returned an execution without id")?
+                .to_string();
             if async_ {
                 println!("To get the results, execute:\n gale execution get {new_id}");
                 return Ok(ExitCode::SUCCESS);
@@ -164,7 +228,9 @@ pub fn execution(opts: &ClientOpts, args: ExecutionArgs) -> Result<ExitCode> {
 
 fn not_found(id: &str, e: anyhow::Error) -> anyhow::Error {
     match e.downcast_ref::<super::client::ApiError>() {
-        Some(api) if api.status.as_u16() == 404 => anyhow::anyhow!("Action Execution \"{id}\" is not found."),
+        Some(api) if api.status.as_u16() == 404 => {
+            anyhow::anyhow!("Action Execution \"{id}\" is not found.")
+        }
         _ => e,
     }
 }

@@ -25,15 +25,36 @@ pub fn table(rows: &[Value], columns: &[&str]) {
     let widths: Vec<usize> = columns
         .iter()
         .enumerate()
-        .map(|(i, c)| cells.iter().map(|r| r[i].chars().count()).chain([c.len()]).max().unwrap_or(0))
+        .map(|(i, c)| {
+            cells
+                .iter()
+                .map(|r| r[i].chars().count())
+                .chain([c.len()])
+                .max()
+                .unwrap_or(0)
+        })
         .collect();
-    let sep: String = widths.iter().map(|w| format!("+{}", "-".repeat(w + 2))).collect::<String>() + "+";
+    let sep: String = widths
+        .iter()
+        .map(|w| format!("+{}", "-".repeat(w + 2)))
+        .collect::<String>()
+        + "+";
     println!("{sep}");
-    let header: String = columns.iter().zip(&widths).map(|(c, w)| format!("| {c:<w$} ")).collect::<String>() + "|";
+    let header: String = columns
+        .iter()
+        .zip(&widths)
+        .map(|(c, w)| format!("| {c:<w$} "))
+        .collect::<String>()
+        + "|";
     println!("{header}");
     println!("{sep}");
     for r in &cells {
-        let line: String = r.iter().zip(&widths).map(|(c, w)| format!("| {c:<w$} ")).collect::<String>() + "|";
+        let line: String = r
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("| {c:<w$} "))
+            .collect::<String>()
+            + "|";
         println!("{line}");
     }
     println!("{sep}");
@@ -96,7 +117,13 @@ fn scalar(v: &Value) -> String {
         Value::Null => "null".into(),
         Value::String(s) if s.is_empty() => "''".into(),
         Value::String(s) if s.contains('\n') => {
-            format!("|\n{}", s.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n"))
+            format!(
+                "|\n{}",
+                s.lines()
+                    .map(|l| format!("    {l}"))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            )
         }
         Value::String(s) => s.clone(),
         Value::Object(m) if m.is_empty() => "{}".into(),
@@ -106,7 +133,10 @@ fn scalar(v: &Value) -> String {
 }
 
 pub fn json(v: &Value) {
-    println!("{}", serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string()));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
 }
 
 #[cfg(test)]

@@ -42,8 +42,25 @@ pub fn action(opts: &ClientOpts, args: ActionArgs) -> Result<ExitCode> {
         }
         ActionCmd::Get { action, json } => {
             let c = Client::new(opts)?;
-            get(&c, &format!("/api/v1/actions/{action}"), "Action", &action, json,
-                &["id", "uid", "ref", "pack", "name", "description", "enabled", "entry_point", "runner_type", "parameters"])
+            get(
+                &c,
+                &format!("/api/v1/actions/{action}"),
+                "Action",
+                &action,
+                json,
+                &[
+                    "id",
+                    "uid",
+                    "ref",
+                    "pack",
+                    "name",
+                    "description",
+                    "enabled",
+                    "entry_point",
+                    "runner_type",
+                    "parameters",
+                ],
+            )
         }
         ActionCmd::Execute(run) => super::run::run(opts, run),
     }
@@ -78,9 +95,28 @@ enum PackCmd {
 pub fn pack(opts: &ClientOpts, args: PackArgs) -> Result<ExitCode> {
     let c = Client::new(opts)?;
     match args.cmd {
-        PackCmd::List { json } => list(&c, "/api/v1/packs", &["ref", "name", "description", "version", "author"], json),
-        PackCmd::Get { pack, json } => get(&c, &format!("/api/v1/packs/{pack}"), "Pack", &pack, json,
-            &["name", "version", "author", "email", "keywords", "description", "path"]),
+        PackCmd::List { json } => list(
+            &c,
+            "/api/v1/packs",
+            &["ref", "name", "description", "version", "author"],
+            json,
+        ),
+        PackCmd::Get { pack, json } => get(
+            &c,
+            &format!("/api/v1/packs/{pack}"),
+            "Pack",
+            &pack,
+            json,
+            &[
+                "name",
+                "version",
+                "author",
+                "email",
+                "keywords",
+                "description",
+                "path",
+            ],
+        ),
         PackCmd::Register { packs, types } => {
             // Relative paths are resolved here: the server is on the same host.
             let packs: Vec<String> = packs
@@ -88,7 +124,9 @@ pub fn pack(opts: &ClientOpts, args: PackArgs) -> Result<ExitCode> {
                 .map(|p| {
                     let path = std::path::Path::new(&p);
                     if path.exists() {
-                        std::fs::canonicalize(path).map(|a| a.display().to_string()).unwrap_or(p)
+                        std::fs::canonicalize(path)
+                            .map(|a| a.display().to_string())
+                            .unwrap_or(p)
                     } else {
                         p
                     }
@@ -101,10 +139,16 @@ pub fn pack(opts: &ClientOpts, args: PackArgs) -> Result<ExitCode> {
             if !types.is_empty() {
                 body["types"] = json!(types);
             }
-            let counts = c.post("/api/v1/packs/register", &body).context("pack registration failed")?;
+            let counts = c
+                .post("/api/v1/packs/register", &body)
+                .context("pack registration failed")?;
             let rows: Vec<Value> = counts
                 .as_object()
-                .map(|m| m.iter().map(|(k, v)| json!({"property": k, "value": v})).collect())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| json!({"property": k, "value": v}))
+                        .collect()
+                })
                 .unwrap_or_default();
             output::table(&rows, &["property", "value"]);
             Ok(ExitCode::SUCCESS)
@@ -135,8 +179,20 @@ pub fn runner(opts: &ClientOpts, args: RunnerArgs) -> Result<ExitCode> {
     let c = Client::new(opts)?;
     match args.cmd {
         RunnerCmd::List { json } => list(&c, "/api/v1/runnertypes", &["name", "description"], json),
-        RunnerCmd::Get { name, json } => get(&c, &format!("/api/v1/runnertypes/{name}"), "Runner", &name, json,
-            &["name", "description", "enabled", "runner_parameters", "output_key"]),
+        RunnerCmd::Get { name, json } => get(
+            &c,
+            &format!("/api/v1/runnertypes/{name}"),
+            "Runner",
+            &name,
+            json,
+            &[
+                "name",
+                "description",
+                "enabled",
+                "runner_parameters",
+                "output_key",
+            ],
+        ),
     }
 }
 
@@ -150,7 +206,14 @@ fn list(c: &Client, path: &str, cols: &[&str], as_json: bool) -> Result<ExitCode
     Ok(ExitCode::SUCCESS)
 }
 
-fn get(c: &Client, path: &str, kind: &str, key: &str, as_json: bool, attrs: &[&str]) -> Result<ExitCode> {
+fn get(
+    c: &Client,
+    path: &str,
+    kind: &str,
+    key: &str,
+    as_json: bool,
+    attrs: &[&str],
+) -> Result<ExitCode> {
     let v = match c.get(path) {
         Ok(v) => v,
         Err(e) => {

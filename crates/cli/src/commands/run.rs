@@ -48,17 +48,33 @@ pub fn run(opts: &ClientOpts, mut args: RunArgs) -> Result<ExitCode> {
     let c = Client::new(opts)?;
     let action = c
         .get(&format!("/api/v1/actions/{}", args.action))
-        .map_err(|_| anyhow!("Resource with id or reference \"{}\" doesn't exist.", args.action))?;
-    let runner_name = action.get("runner_type").and_then(Value::as_str).unwrap_or_default();
+        .map_err(|_| {
+            anyhow!(
+                "Resource with id or reference \"{}\" doesn't exist.",
+                args.action
+            )
+        })?;
+    let runner_name = action
+        .get("runner_type")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let runners = c.get(&format!("/api/v1/runnertypes/?name={}", q(runner_name)))?;
-    let runner = runners.as_array().and_then(|a| a.first()).cloned().unwrap_or(Value::Null);
+    let runner = runners
+        .as_array()
+        .and_then(|a| a.first())
+        .cloned()
+        .unwrap_or(Value::Null);
     let params = cast_params(&args.params, &action, &runner)?;
     let mut body = json!({"action": args.action, "parameters": params, "user": null});
     if let Some(d) = args.delay {
         body["delay"] = json!(d);
     }
     let ex = c.post("/api/v1/executions", &body)?;
-    let id = ex.get("id").and_then(Value::as_str).context("the server returned an execution without id")?.to_string();
+    let id = ex
+        .get("id")
+        .and_then(Value::as_str)
+        .context("the server returned an execution without id")?
+        .to_string();
     if args.async_ {
         println!("To get the results, execute:\n gale execution get {id}");
         return Ok(ExitCode::SUCCESS);
@@ -67,7 +83,11 @@ pub fn run(opts: &ClientOpts, mut args: RunArgs) -> Result<ExitCode> {
     print_execution(&ex, args.json);
     // As st2: exit 1 only for `failed`.
     let failed = ex.get("status").and_then(Value::as_str) == Some("failed");
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// The declared type of a parameter: runner parameters take precedence (st2 CLI behaviour).
@@ -85,13 +105,17 @@ pub fn cast_params(args: &[String], action: &Value, runner: &Value) -> Result<Ma
     let mut out = Map::new();
     let mut iter = args.iter().enumerate();
     while let Some((i, arg)) = iter.next() {
-        let Some((k, v)) = arg.split_once('=').filter(|(k, _)| !k.is_empty() && !k.contains(' ')) else {
+        let Some((k, v)) = arg
+            .split_once('=')
+            .filter(|(k, _)| !k.is_empty() && !k.contains(' '))
+        else {
             // The first word without `=` and everything after it is `cmd`.
             out.insert("cmd".into(), Value::String(args[i..].join(" ")));
             break;
         };
         if let Some(file_param) = k.strip_prefix('@') {
-            let content = std::fs::read_to_string(v).with_context(|| format!("reading {v} for parameter {file_param}"))?;
+            let content = std::fs::read_to_string(v)
+                .with_context(|| format!("reading {v} for parameter {file_param}"))?;
             out.insert(file_param.to_string(), Value::String(content));
             continue;
         }
@@ -110,11 +134,13 @@ pub fn cast_params(args: &[String], action: &Value, runner: &Value) -> Result<Ma
 
 fn cast_one(name: &str, v: &str, ty: Option<&str>) -> Result<Value> {
     Ok(match ty {
-        Some("integer") => Value::from(
-            v.trim().parse::<i64>().map_err(|_| anyhow!("invalid literal for int() with base 10: '{v}' (parameter {name})"))?,
-        ),
+        Some("integer") => Value::from(v.trim().parse::<i64>().map_err(|_| {
+            anyhow!("invalid literal for int() with base 10: '{v}' (parameter {name})")
+        })?),
         Some("number") => {
-            let f: f64 = v.trim().parse().map_err(|_| anyhow!("could not convert string to float: '{v}' (parameter {name})"))?;
+            let f: f64 = v.trim().parse().map_err(|_| {
+                anyhow!("could not convert string to float: '{v}' (parameter {name})")
+            })?;
             json!(f)
         }
         Some("boolean") => match v.to_ascii_lowercase().as_str() {
@@ -131,12 +157,17 @@ fn cast_one(name: &str, v: &str, ty: Option<&str>) -> Result<Value> {
             } else if let Ok(parsed @ Value::Array(_)) = serde_json::from_str::<Value>(v) {
                 parsed
             } else {
-                Value::Array(v.split(',').map(|s| Value::String(s.trim().to_string())).collect())
+                Value::Array(
+                    v.split(',')
+                        .map(|s| Value::String(s.trim().to_string()))
+                        .collect(),
+                )
             }
         }
         Some("object") => {
             if v.trim_start().starts_with('{') {
-                serde_json::from_str(v).with_context(|| format!("parameter {name} is not valid JSON"))?
+                serde_json::from_str(v)
+                    .with_context(|| format!("parameter {name} is not valid JSON"))?
             } else {
                 let mut m = Map::new();
                 for pair in v.split(',') {
@@ -164,12 +195,25 @@ mod tests {
 
     fn cast(args: &[&str]) -> Result<Map<String, Value>> {
         let (a, r) = schemas();
-        cast_params(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>(), &a, &r)
+        cast_params(
+            &args.iter().map(|s| s.to_string()).collect::<Vec<_>>(),
+            &a,
+            &r,
+        )
     }
 
     #[test]
     fn casts_by_type() {
-        let m = cast(&["n=5", "f=1", "b=TRUE", "l=a, b,c", "o=x=1,y=2,z", "s=5", "timeout=30"]).unwrap();
+        let m = cast(&[
+            "n=5",
+            "f=1",
+            "b=TRUE",
+            "l=a, b,c",
+            "o=x=1,y=2,z",
+            "s=5",
+            "timeout=30",
+        ])
+        .unwrap();
         assert_eq!(m["n"], json!(5));
         assert_eq!(m["f"], json!(1.0));
         assert_eq!(m["b"], json!(true));
