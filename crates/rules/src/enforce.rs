@@ -69,7 +69,7 @@ pub enum PlanError {
     Render {
         reason: String,
         raw_parameters: Map<String, Value>,
-        context: EnforcementContext,
+        context: Box<EnforcementContext>,
     },
     /// A cast error: failed enforcement, no execution.
     #[error("{0}")]
@@ -98,7 +98,7 @@ pub fn plan_enforcement(input: &PlanInput<'_>) -> Result<EnforcementPlan, PlanEr
             return Err(PlanError::Render {
                 reason,
                 raw_parameters: rule.action.parameters.clone(),
-                context,
+                context: Box::new(context),
             })
         }
     };
@@ -109,7 +109,7 @@ pub fn plan_enforcement(input: &PlanInput<'_>) -> Result<EnforcementPlan, PlanEr
         parameters.insert(name, v);
     }
     Ok(EnforcementPlan {
-        rule: json!({"ref": rule.r#ref, "id": rule.id, "uid": rule.uid}),
+        rule: rule.enforcement_ref(),
         action_ref: rule.action.r#ref.clone(),
         parameters,
         context,

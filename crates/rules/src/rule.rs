@@ -192,6 +192,11 @@ impl Rule {
         self.uid = format!("rule:{}:{}", self.pack, self.name);
     }
 
+    /// `{ref, id, uid}` as stored in rule enforcement records (events.md §5.10).
+    pub fn enforcement_ref(&self) -> Value {
+        serde_json::json!({"ref": self.r#ref, "id": self.id, "uid": self.uid})
+    }
+
     pub fn is_backstop(&self) -> bool {
         self.rule_type.r#ref == "backstop"
     }
