@@ -1,10 +1,9 @@
 //! String and membership operators: `contains` family, `startswith`/`endswith` families,
 //! `matchwildcard`, `matchregex`, `regex`, `iregex`.
 //!
-//! Python `re` patterns are compiled with the `regex` crate after translating the few
-//! Python-only spellings (`\Z`); constructs the crate cannot express (look-around,
-//! back-references) raise like an invalid pattern would, so the rule records a failure instead
-//! of silently matching something else.
+//! Python `re` patterns are compiled with `fancy-regex` (look-around, back-references) after
+//! translating the Python-only spellings (`\Z`, `$` before a final newline). Backtracking is
+//! bounded: a catastrophic pattern raises (a failure record) instead of hanging the engine.
 
 use super::OpResult;
 use crate::pyval::{as_str_arg, as_str_receiver, py_in, PyError};
@@ -95,8 +94,7 @@ pub fn matchregex(v: &Value, p: &Value) -> OpResult {
     }
     let p = str_operand(p)?;
     let v = str_operand(v)?;
-    let rx = cached(&format!("(?s)\\A(?:{})", translate_python_regex(p)))?;
-    Ok(rx.is_match(v))
+    py_search(&format!("(?s)\\A(?:{})", translate_python_regex(p)), v)
 }
 
 /// `re.search(p, v)`.
@@ -106,7 +104,7 @@ pub fn regex(v: &Value, p: &Value) -> OpResult {
     }
     let p = str_operand(p)?;
     let v = str_operand(v)?;
-    Ok(cached(&translate_python_regex(p))?.is_match(v))
+    py_search(&translate_python_regex(p), v)
 }
 
 /// `re.search(p, v, re.IGNORECASE)`.
@@ -116,7 +114,7 @@ pub fn iregex(v: &Value, p: &Value) -> OpResult {
     }
     let p = str_operand(p)?;
     let v = str_operand(v)?;
-    Ok(cached(&format!("(?i){}", translate_python_regex(p)))?.is_match(v))
+    py_search(&format!("(?i){}", translate_python_regex(p)), v)
 }
 
 fn str_operand(v: &Value) -> Result<&str, PyError> {
@@ -130,30 +128,86 @@ fn str_operand(v: &Value) -> Result<&str, PyError> {
 
 /// Checks that `pattern` compiles as a Python regex would (used at registration).
 pub fn validate_python_regex(pattern: &str) -> Result<(), String> {
-    Regex::new(&translate_python_regex(pattern))
+    build_fancy(&translate_python_regex(pattern))
         .map(|_| ())
         .map_err(|e| e.to_string())
 }
 
-/// Python-only regex spellings rewritten for the `regex` crate.
+/// Python-only regex spellings rewritten for `fancy-regex`: `\Z` is the absolute end, and
+/// `$` (without MULTILINE) also matches before a final newline.
 pub fn translate_python_regex(p: &str) -> String {
     let mut out = String::with_capacity(p.len());
     let mut chars = p.chars();
+    let mut in_class = false;
     while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.next() {
-                Some('Z') => out.push_str("\\z"),
+        match c {
+            '\\' => match chars.next() {
+                Some('Z') if !in_class => out.push_str("\\z"),
                 Some(n) => {
                     out.push('\\');
                     out.push(n);
                 }
                 None => out.push('\\'),
+            },
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+                // A `]` right after `[` or `[^` is a literal member.
+                let rest = chars.as_str();
+                for lead in ["^]", "]", "^"] {
+                    if rest.starts_with(lead) {
+                        out.push_str(lead);
+                        for _ in 0..lead.len() {
+                            chars.next();
+                        }
+                        break;
+                    }
+                }
             }
-        } else {
-            out.push(c);
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            '$' if !in_class => out.push_str("(?:(?=\\n\\z)|\\z)"),
+            _ => out.push(c),
         }
     }
     out
+}
+
+const BACKTRACK_LIMIT: usize = 200_000;
+
+fn build_fancy(src: &str) -> Result<fancy_regex::Regex, fancy_regex::Error> {
+    fancy_regex::RegexBuilder::new(src)
+        .backtrack_limit(BACKTRACK_LIMIT)
+        .build()
+}
+
+thread_local! {
+    static PY_CACHE: RefCell<HashMap<String, fancy_regex::Regex>> = RefCell::new(HashMap::new());
+}
+
+/// `re.search` of a translated pattern (flags already inline).
+fn py_search(pattern: &str, v: &str) -> OpResult {
+    let rx = PY_CACHE.with(|c| {
+        if let Some(rx) = c.borrow().get(pattern) {
+            return Ok(rx.clone());
+        }
+        let rx = build_fancy(pattern).map_err(|e| PyError {
+            class: "re.error",
+            message: e.to_string(),
+        })?;
+        let mut map = c.borrow_mut();
+        if map.len() >= 512 {
+            map.clear();
+        }
+        map.insert(pattern.to_string(), rx.clone());
+        Ok(rx)
+    })?;
+    rx.is_match(v).map_err(|e| PyError {
+        class: "re.error",
+        message: format!("regular expression gave up: {e}"),
+    })
 }
 
 /// Python's `fnmatch.translate`, producing a `regex`-crate pattern body.
@@ -254,6 +308,16 @@ mod tests {
         assert!(matchwildcard(&json!("a.b"), &json!("a.b")).unwrap());
         assert!(!matchwildcard(&json!("axb"), &json!("a.b")).unwrap());
         assert!(matchwildcard(&json!(1), &json!("1")).is_err());
+    }
+
+    #[test]
+    fn python_only_syntax() {
+        assert!(regex(&json!("foobar"), &json!("foo(?=bar)")).unwrap());
+        assert!(regex(&json!("abab"), &json!(r"(?P<x>ab)(?P=x)")).unwrap());
+        assert!(regex(&json!("end\n"), &json!("end$")).unwrap());
+        assert!(!regex(&json!("end\nx"), &json!("end$")).unwrap());
+        assert!(regex(&json!("a$"), &json!("a[$]")).unwrap());
+        assert!(!regex(&json!("end\n"), &json!(r"end\Z")).unwrap());
     }
 
     #[test]
