@@ -27,7 +27,8 @@ use gale_model::{Execution, OutputRecord};
 use gale_runners::{CancellationToken, Registry};
 use gale_store::DynStore;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -149,8 +150,9 @@ pub(crate) struct Inner {
     /// Cancellation tokens of executions this node is running (never held across `.await`).
     pub(crate) running: Mutex<HashMap<String, CancellationToken>>,
     pub(crate) cache: cache::ActionCache,
-    /// Earliest time a delayed item becomes due (so the dispatcher sleeps just that long).
-    pub(crate) next_due: Mutex<Option<gale_model::Timestamp>>,
+    /// When released (delayed) items become due, earliest first, so the dispatcher sleeps just
+    /// that long instead of a poll interval.
+    pub(crate) due: Mutex<BinaryHeap<Reverse<gale_model::Timestamp>>>,
     pub(crate) hostname: String,
     pub(crate) workers: tokio::sync::Mutex<Option<worker::Pool>>,
     /// Set when shutdown begins: running executions that get cancelled become `abandoned`.
@@ -180,7 +182,7 @@ impl Engine {
                 wake: Notify::new(),
                 running: Mutex::new(HashMap::new()),
                 cache: cache::ActionCache::new(),
-                next_due: Mutex::new(None),
+                due: Mutex::new(BinaryHeap::new()),
                 hostname: env::hostname(),
                 workers: tokio::sync::Mutex::new(None),
                 shutting_down: CancellationToken::new(),
@@ -195,6 +197,11 @@ impl Engine {
         let mut guard = self.inner.workers.lock().await;
         if guard.is_some() {
             return Ok(());
+        }
+        if self.inner.shutting_down.is_cancelled() {
+            return Err(Error::Conflict(
+                "the engine was shut down; create a new one".into(),
+            ));
         }
         register::register_runner_types(&self.inner).await?;
         recovery::recover(&self.inner).await?;
@@ -292,9 +299,10 @@ impl Inner {
 
     /// Tell the dispatcher a delayed item becomes due at `at`.
     pub(crate) fn note_due(&self, at: gale_model::Timestamp) {
-        if let Ok(mut g) = self.next_due.lock() {
-            if g.map_or(true, |cur| at < cur) {
-                *g = Some(at);
+        if let Ok(mut g) = self.due.lock() {
+            // Bounded: beyond this the poll interval covers the rest.
+            if g.len() < 100_000 {
+                g.push(Reverse(at));
             }
         }
         self.wake.notify_one();

@@ -130,17 +130,16 @@ async fn dispatcher(
 
 /// Sleep until the next known delayed item is due, at most [`POLL`].
 fn idle_wait(inner: &Inner, now: gale_model::Timestamp) -> Duration {
-    let mut g = match inner.next_due.lock() {
+    let mut g = match inner.due.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     };
-    match *g {
-        Some(due) if due > now => (due - now).to_std().unwrap_or(POLL).min(POLL),
-        Some(_) => {
-            // Due and nothing claimable any more: it was taken.
-            *g = None;
-            POLL
-        }
+    // Due times already passed were claimable by the claim that just came back empty.
+    while g.peek().is_some_and(|d| d.0 <= now) {
+        g.pop();
+    }
+    match g.peek() {
+        Some(d) => (d.0 - now).to_std().unwrap_or(POLL).min(POLL),
         None => POLL,
     }
 }

@@ -370,6 +370,28 @@ async fn delayed_execution_waits_for_its_delay() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_delays_each_run_on_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = started(dir.path()).await;
+    let mut ids = Vec::new();
+    for ms in [600u64, 300, 900] {
+        let mut r = req("core.noop", json!({}));
+        r.delay_ms = Some(ms);
+        ids.push((ms, engine.request_execution(r).await.unwrap().id));
+    }
+    for (ms, id) in ids {
+        let done = wait_done(&engine, &id).await;
+        assert_eq!(done.status, ExecStatus::Succeeded);
+        let waited = (done.log[2].timestamp - done.start_timestamp).num_milliseconds();
+        assert!(waited >= ms as i64, "{ms}: ran after {waited} ms");
+        // Woken at the due time rather than at the next poll (200 ms) — generous bound for a
+        // loaded machine.
+        assert!(waited < ms as i64 + 150, "{ms}: ran after {waited} ms");
+    }
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delay_follows_the_injected_clock() {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(gale_model::now()));
