@@ -347,12 +347,12 @@ impl<'a> Ev<'a> {
                     Ok(Value::Float(f(&a) * f(&b)))
                 }
                 (Value::Str(s), Value::Int(n)) | (Value::Int(n), Value::Str(s)) => {
-                    let n = (*n).max(0) as usize;
+                    let n = usize::try_from((*n).max(0)).unwrap_or(usize::MAX);
                     self.check_size(s.len().saturating_mul(n))?;
                     Ok(Value::string(s.repeat(n)))
                 }
                 (Value::List(l), Value::Int(n)) | (Value::Int(n), Value::List(l)) => {
-                    let n = (*n).max(0) as usize;
+                    let n = usize::try_from((*n).max(0)).unwrap_or(usize::MAX);
                     self.check_size(l.len().saturating_mul(n))?;
                     let mut out = Vec::with_capacity(l.len() * n);
                     for _ in 0..n {

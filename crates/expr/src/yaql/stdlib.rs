@@ -534,7 +534,7 @@ fn std_pow<'a>(c: &Call<'a, '_>) -> R<'a> {
                     Some(c.pos),
                 ));
             }
-            return Ok(Value::Int(mod_pow(x, y, z)));
+            return mod_pow(x, y, z).map(Value::Int).ok_or_else(|| overflow(c));
         }
     }
     match (&a, &b) {
@@ -586,17 +586,20 @@ fn std_round<'a>(c: &Call<'a, '_>) -> R<'a> {
             if nd >= 0 {
                 return Ok(Value::Int(i));
             }
-            let p = 10i128
-                .checked_pow((-nd) as u32)
+            let p = nd
+                .checked_neg()
+                .and_then(|e| u32::try_from(e).ok())
+                .and_then(|e| 10i128.checked_pow(e))
                 .ok_or_else(|| overflow(c))?;
             let q = i.div_euclid(p);
             let r = i.rem_euclid(p);
-            let q = if r * 2 > p || (r * 2 == p && q % 2 != 0) {
-                q + 1
+            // half to even, written so nothing can overflow
+            let q = if r > p - r || (r == p - r && q % 2 != 0) {
+                q.checked_add(1).ok_or_else(|| overflow(c))?
             } else {
                 q
             };
-            Ok(Value::Int(q * p))
+            q.checked_mul(p).map(Value::Int).ok_or_else(|| overflow(c))
         }
         Value::Float(f) => Ok(Value::Float(round_float(f, nd))),
         v => Err(c.nomatch_types(&[&v])),
@@ -630,7 +633,7 @@ fn std_hex<'a>(c: &Call<'a, '_>) -> R<'a> {
     c.arity(1, 1)?;
     match c.val(0)? {
         Value::Int(i) => Ok(Value::string(if i < 0 {
-            format!("-0x{:x}", -i)
+            format!("-0x{:x}", i.unsigned_abs())
         } else {
             format!("0x{i:x}")
         })),
@@ -1358,7 +1361,9 @@ fn std_range<'a>(c: &Call<'a, '_>) -> R<'a> {
         ));
     }
     let len = if (step > 0 && start < stop) || (step < 0 && start > stop) {
-        ((stop - start).abs() + step.abs() - 1) / step.abs()
+        let span = stop.abs_diff(start);
+        let st = step.unsigned_abs();
+        span / st + u128::from(span % st != 0)
     } else {
         0
     };
@@ -1367,7 +1372,7 @@ fn std_range<'a>(c: &Call<'a, '_>) -> R<'a> {
     c.ev.tick(len as u64)?;
     Ok(Value::list(
         (0..len)
-            .map(|i| Value::Int(start + step * i as i128))
+            .map(|i| Value::Int(start.saturating_add(step.saturating_mul(i as i128))))
             .collect(),
     ))
 }
@@ -1462,7 +1467,7 @@ fn std_slice<'a>(c: &Call<'a, '_>) -> R<'a> {
     }
     Ok(Value::list(
         items
-            .chunks(n as usize)
+            .chunks(usize::try_from(n).unwrap_or(usize::MAX))
             .map(|ch| Value::list(ch.to_vec()))
             .collect(),
     ))
@@ -2139,26 +2144,22 @@ fn round_float(f: f64, nd: i128) -> f64 {
         // Formatting uses the exact binary value and rounds half to even, like Python's round().
         format!("{:.*}", nd as usize, f).parse().unwrap_or(f)
     } else {
-        let p = 10f64.powi((-nd).min(308) as i32);
+        let p = 10f64.powi(nd.saturating_neg().min(308) as i32);
         (f / p).round_ties_even() * p
     }
 }
 
-fn mod_pow(mut b: i128, mut e: i128, m: i128) -> i128 {
+fn mod_pow(mut b: i128, mut e: i128, m: i128) -> Option<i128> {
     let mut r: i128 = 1 % m;
     b = b.rem_euclid(m);
     while e > 0 {
         if e & 1 == 1 {
-            r = (r * b).rem_euclid(m);
+            r = r.checked_mul(b)?.rem_euclid(m);
         }
-        b = (b * b).rem_euclid(m);
+        b = b.checked_mul(b)?.rem_euclid(m);
         e >>= 1;
     }
-    if m < 0 && r > 0 {
-        r + m
-    } else {
-        r
-    }
+    Some(if m < 0 && r > 0 { r + m } else { r })
 }
 
 fn pseudo_random() -> f64 {
