@@ -1149,7 +1149,7 @@ impl Conductor {
         let paused = others
             .iter()
             .any(|s| matches!(s, Status::Pending | Status::Paused));
-        let canceled = others.iter().any(|s| *s == Status::Canceled);
+        let canceled = others.contains(&Status::Canceled);
         let failed = others.iter().any(|s| s.is_abended());
         let mut name = base
             + if active {

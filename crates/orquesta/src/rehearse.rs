@@ -208,7 +208,7 @@ impl Driver {
                         TaskEvent::action(Status::Succeeded, Value::Null),
                     )?;
                     self.record(
-                        &task,
+                        task,
                         &Value::Null,
                         &Value::Null,
                         Status::Succeeded,
