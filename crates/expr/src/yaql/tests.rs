@@ -825,7 +825,10 @@ fn where_select_is_fast() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("YAQL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(2000),
+        .. ProptestConfig::default()
+    })]
 
     #[test]
     fn random_text_never_panics(s in "\\PC{0,40}") {
@@ -841,6 +844,14 @@ proptest! {
         Just("select("), Just("where("), Just("let("), Just("range("), Just("orderBy("),
         Just("sequence()"), Just("len("), Just("null"), Just("true"), Just("def("),
         Just("groupBy("), Just("join("), Just("zip("), Just("set("), Just("dict("),
+        Just("170141183460469231731687303715884105727"), Just("-1"), Just("0"), Just("'\\d+'"),
+        Just("regex("), Just("split("), Just("replace("), Just("substring("), Just("slice("),
+        Just("round("), Just("pow("), Just("range("), Just("repeat("), Just("cycle()"),
+        Just("take("), Just("skip("), Just("sum("), Just("max("), Just("flatten()"),
+        Just("toDict("), Just("mergeWith("), Just("insert("), Just("delete("), Just("format("),
+        Just("str("), Just("int("), Just("float("), Just("switch("), Just("coalesce("),
+        Just("selectMany("), Just("aggregate("), Just("generate("), Just("item("), Just("json("),
+        Just("ctx(a)"), Just("$1"), Just("$2"), Just("->"), Just("=~"), Just("*"), Just("[1, 2]"),
     ], 0..30)) {
         let src = toks.join(" ");
         let _ = evaluate(&format!("<% {src} %>"), &json!({"a": [1, 2], "s": "x"}), &NoProvider);
@@ -973,5 +984,169 @@ fn stack_probe() {
             r.2,
             (r.0 - r.1) / r.2 as usize
         );
+    }
+}
+
+const FUZZ_NAMES: &[&str] = &[
+    "let",
+    "with",
+    "def",
+    "unpack",
+    "assert",
+    "bool",
+    "switch",
+    "selectCase",
+    "switchCase",
+    "coalesce",
+    "abs",
+    "int",
+    "float",
+    "pow",
+    "round",
+    "sign",
+    "max",
+    "min",
+    "bitwiseAnd",
+    "shiftBitsLeft",
+    "str",
+    "hex",
+    "concat",
+    "len",
+    "toUpper",
+    "split",
+    "rightSplit",
+    "join",
+    "trim",
+    "replace",
+    "substring",
+    "indexOf",
+    "lastIndexOf",
+    "toCharArray",
+    "startsWith",
+    "isEmpty",
+    "norm",
+    "list",
+    "dict",
+    "set",
+    "flatten",
+    "toList",
+    "toDict",
+    "get",
+    "keys",
+    "values",
+    "items",
+    "contains",
+    "delete",
+    "insert",
+    "insertMany",
+    "replaceMany",
+    "toSet",
+    "union",
+    "add",
+    "where",
+    "select",
+    "skip",
+    "take",
+    "append",
+    "distinct",
+    "enumerate",
+    "any",
+    "all",
+    "count",
+    "sum",
+    "first",
+    "last",
+    "single",
+    "selectMany",
+    "range",
+    "sequence",
+    "orderBy",
+    "thenBy",
+    "groupBy",
+    "zip",
+    "zipLongest",
+    "repeat",
+    "cycle",
+    "takeWhile",
+    "skipWhile",
+    "indexWhere",
+    "slice",
+    "splitWhere",
+    "sliceWhere",
+    "splitAt",
+    "aggregate",
+    "accumulate",
+    "reverse",
+    "mergeWith",
+    "generate",
+    "generateMany",
+    "defaultIfEmpty",
+    "regex",
+    "matches",
+    "search",
+    "searchAll",
+    "replaceBy",
+    "escapeRegex",
+    "ctx",
+    "json",
+    "item",
+];
+
+fn arb_expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("1"),
+        Just("-3"),
+        Just("0"),
+        Just("2.5"),
+        Just("'ab'"),
+        Just("'a\\\\d'"),
+        Just("null"),
+        Just("true"),
+        Just("$"),
+        Just("$1"),
+        Just("$2"),
+        Just("ctx()"),
+        Just("ctx().a"),
+        Just("[1, 'x', null]"),
+        Just("{a => 1, b => [2]}"),
+        Just("set(1, 2)"),
+        Just("170141183460469231731687303715884105727"),
+        Just("x"),
+    ]
+    .prop_map(String::from);
+    leaf.prop_recursive(4, 48, 3, |inner| {
+        let ops = prop::sample::select(vec![
+            "+", "-", "*", "/", "mod", "=", "!=", "<", ">=", "and", "or", "in", "=~", "->",
+        ]);
+        let names = prop::sample::select(FUZZ_NAMES.to_vec());
+        prop_oneof![
+            (inner.clone(), ops, inner.clone()).prop_map(|(a, op, b)| format!("({a} {op} {b})")),
+            (
+                inner.clone(),
+                names.clone(),
+                prop::collection::vec(inner.clone(), 0..3)
+            )
+                .prop_map(|(r, n, args)| format!("{r}.{n}({})", args.join(", "))),
+            (names, prop::collection::vec(inner.clone(), 0..3))
+                .prop_map(|(n, args)| format!("{n}({})", args.join(", "))),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("{a}[{b}]")),
+            (inner.clone(), inner).prop_map(|(a, b)| format!("{a} => {b}")),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("YAQL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(1500),
+        .. ProptestConfig::default()
+    })]
+
+    /// Well-formed expressions over the whole standard library: a value or an error, never a
+    /// panic, and always within the step budget (the test would time out otherwise).
+    #[test]
+    fn random_programs_never_panic(src in arb_expr()) {
+        let ctx = json!({"a": [3, 1, 2], "__current_item": {"k": 1}});
+        let _ = evaluate(&format!("<% {src} %>"), &ctx, &NoProvider);
+        let _ = evaluate(&format!("x <% {src} %> <% {src} %>"), &ctx, &NoProvider);
     }
 }
