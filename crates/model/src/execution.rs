@@ -44,7 +44,11 @@ pub struct Execution {
     /// Request time (StackStorm's start_timestamp is the request, not the run start).
     #[serde(with = "serde_ts")]
     pub start_timestamp: Timestamp,
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "serde_ts::option")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "serde_ts::option"
+    )]
     pub end_timestamp: Option<Timestamp>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_seconds: Option<f64>,
@@ -90,7 +94,10 @@ impl Execution {
             return true;
         }
         self.status = to;
-        self.log.push(LogEntry { timestamp: at, status: to });
+        self.log.push(LogEntry {
+            timestamp: at,
+            status: to,
+        });
         if to.is_completed() {
             self.end_timestamp = Some(at);
             let micros = (at - self.start_timestamp).num_microseconds().unwrap_or(0);
@@ -101,7 +108,9 @@ impl Execution {
 
     /// Set the result and keep `result_size` (bytes of the serialized result) in step.
     pub fn set_result(&mut self, result: Value) {
-        self.result_size = serde_json::to_string(&result).map(|s| s.len() as u64).unwrap_or(0);
+        self.result_size = serde_json::to_string(&result)
+            .map(|s| s.len() as u64)
+            .unwrap_or(0);
         self.result = result;
     }
 
@@ -183,7 +192,10 @@ pub(crate) mod tests {
             context: Map::new(),
             parent: None,
             children: vec![],
-            log: vec![LogEntry { timestamp: now, status: ExecStatus::Requested }],
+            log: vec![LogEntry {
+                timestamp: now,
+                status: ExecStatus::Requested,
+            }],
             web_url: None,
             delay: None,
             trigger: None,

@@ -18,7 +18,9 @@ pub fn new_id() -> String {
 
 /// True if `s` has the shape of an id (24 lowercase hex), as opposed to a ref or a name.
 pub fn looks_like_id(s: &str) -> bool {
-    s.len() == 24 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 24
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod execution;
 pub mod id;
 pub mod pack;
 pub mod params;
+pub mod py;
 pub mod refs;
 pub mod runner;
 pub mod status;

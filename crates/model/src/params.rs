@@ -113,7 +113,9 @@ mod tests {
 
     #[test]
     fn accessors_read_extensions() {
-        let s = schema(json!({"cmd": {"type": "string", "required": true, "position": 0, "secret": true}, "any": null}));
+        let s = schema(
+            json!({"cmd": {"type": "string", "required": true, "position": 0, "secret": true}, "any": null}),
+        );
         assert_eq!(s["cmd"].type_name(), Some("string"));
         assert!(s["cmd"].required());
         assert!(s["cmd"].secret());
@@ -124,7 +126,9 @@ mod tests {
 
     #[test]
     fn merge_keeps_runner_attributes_and_order() {
-        let runner = schema(json!({"cmd": {"type": "string"}, "sudo": {"type": "boolean", "default": false, "description": "x"}}));
+        let runner = schema(
+            json!({"cmd": {"type": "string"}, "sudo": {"type": "boolean", "default": false, "description": "x"}}),
+        );
         let action = schema(json!({"sudo": {"immutable": true}, "message": {"type": "string"}}));
         let m = merge_schemas(&runner, &action);
         let names: Vec<_> = m.keys().cloned().collect();

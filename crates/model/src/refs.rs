@@ -12,7 +12,10 @@ pub struct ResourceRef {
 
 impl ResourceRef {
     pub fn new(pack: impl Into<String>, name: impl Into<String>) -> Self {
-        Self { pack: pack.into(), name: name.into() }
+        Self {
+            pack: pack.into(),
+            name: name.into(),
+        }
     }
 
     pub fn parse(s: &str) -> Result<Self, Error> {

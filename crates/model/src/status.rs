@@ -62,7 +62,10 @@ impl ExecStatus {
 
     /// CANCELABLE statuses.
     pub fn is_cancelable(self) -> bool {
-        matches!(self, Requested | Scheduled | Delayed | Running | Pausing | Paused | Resuming | Pending)
+        matches!(
+            self,
+            Requested | Scheduled | Delayed | Running | Pausing | Paused | Resuming | Pending
+        )
     }
 
     /// Whether `self -> to` is a legal transition. Completed statuses are final; staying in the
@@ -75,7 +78,10 @@ impl ExecStatus {
             return false;
         }
         match (self, to) {
-            (_, Abandoned) => matches!(self, Running | Scheduled | Pending | Pausing | Paused | Resuming | Canceling),
+            (_, Abandoned) => matches!(
+                self,
+                Running | Scheduled | Pending | Pausing | Paused | Resuming | Canceling
+            ),
             (_, Canceled) => self.is_cancelable() || self == Canceling,
             (_, Canceling) => self.is_cancelable(),
             (Requested, Scheduled | Delayed) => true,
@@ -119,7 +125,10 @@ mod tests {
     fn round_trips_names() {
         for s in ExecStatus::ALL {
             assert_eq!(s.as_str().parse::<ExecStatus>().unwrap(), s);
-            assert_eq!(serde_json::to_value(s).unwrap(), serde_json::json!(s.as_str()));
+            assert_eq!(
+                serde_json::to_value(s).unwrap(),
+                serde_json::json!(s.as_str())
+            );
         }
         assert!("cancelled".parse::<ExecStatus>().is_err());
     }

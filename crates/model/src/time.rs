@@ -8,7 +8,8 @@ pub type Timestamp = DateTime<Utc>;
 pub fn now() -> Timestamp {
     use chrono::DurationRound;
     let t = Utc::now();
-    t.duration_trunc(chrono::Duration::microseconds(1)).unwrap_or(t)
+    t.duration_trunc(chrono::Duration::microseconds(1))
+        .unwrap_or(t)
 }
 
 /// ISO-8601 UTC with microseconds and a `Z` suffix.
@@ -18,7 +19,9 @@ pub fn format_ts(ts: &Timestamp) -> String {
 
 /// Parse the formats StackStorm clients send (RFC 3339, with or without fraction).
 pub fn parse_ts(s: &str) -> Option<Timestamp> {
-    DateTime::parse_from_rfc3339(s).ok().map(|d| d.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|d| d.with_timezone(&Utc))
 }
 
 /// Serde helpers so records serialize timestamps in StackStorm's format.
@@ -61,7 +64,8 @@ mod tests {
 
     #[test]
     fn formats_with_micros_and_z() {
-        let t = Utc.with_ymd_and_hms(2024, 5, 1, 10, 11, 12).unwrap() + chrono::Duration::microseconds(123456);
+        let t = Utc.with_ymd_and_hms(2024, 5, 1, 10, 11, 12).unwrap()
+            + chrono::Duration::microseconds(123456);
         assert_eq!(format_ts(&t), "2024-05-01T10:11:12.123456Z");
         assert_eq!(parse_ts("2024-05-01T10:11:12.123456Z"), Some(t));
         assert_eq!(parse_ts("nope"), None);
