@@ -317,9 +317,11 @@ fn dispatch(name: &str, a: &Args, f: &FnContext<'_>) -> Result<Value, Error> {
             let text = py_str(a.req(0, name, "value")?);
             let found = if name == "regex_match" {
                 // re.match anchors at the start; a leftmost match at 0 exists iff one does.
-                re.find(&text).is_some_and(|m| m.start() == 0)
+                re.find(&text)
+                    .map_err(regex_failed)?
+                    .is_some_and(|m| m.start() == 0)
             } else {
-                re.is_match(&text)
+                re.is_match(&text).map_err(regex_failed)?
             };
             Ok(Value::Bool(found))
         }
@@ -328,7 +330,9 @@ fn dispatch(name: &str, a: &Args, f: &FnContext<'_>) -> Result<Value, Error> {
             let text = py_str(a.req(0, name, "value")?);
             let repl = python_replacement(&py_str(a.req(2, name, "replacement")?), &re)?;
             Ok(Value::String(
-                re.replace_all(&text, repl.as_str()).into_owned(),
+                re.try_replacen(&text, 0, repl.as_str())
+                    .map_err(regex_failed)?
+                    .into_owned(),
             ))
         }
         "regex_substring" => {
@@ -338,7 +342,7 @@ fn dispatch(name: &str, a: &Args, f: &FnContext<'_>) -> Result<Value, Error> {
                 None => 0,
                 Some(i) => as_int(i, "result_index")?,
             };
-            let all = findall(&re, &text);
+            let all = findall(&re, &text)?;
             let n = all.len() as i64;
             let i = if idx < 0 { n + idx } else { idx };
             if i < 0 || i >= n {
@@ -702,23 +706,34 @@ fn as_int(v: &Value, what: &str) -> Result<i64, Error> {
     }
 }
 
-/// Compiles a Python `re` pattern with the `regex` crate (`(?P<name>...)` is accepted by both).
-pub fn compile_regex(pattern: &Value, ignorecase: bool) -> Result<regex::Regex, Error> {
+/// Compiles a Python `re` pattern. `fancy-regex` gives the backtracking features Python has
+/// and the `regex` crate lacks (lookaround, backreferences); the backtrack limit keeps
+/// hostile patterns bounded.
+pub fn compile_regex(pattern: &Value, ignorecase: bool) -> Result<fancy_regex::Regex, Error> {
     let p = pattern.as_str().ok_or_else(|| {
         err(
             "TypeError",
             "first argument must be string or compiled pattern",
         )
     })?;
-    regex::RegexBuilder::new(p)
-        .case_insensitive(ignorecase)
-        .size_limit(1 << 20)
+    let p = if ignorecase {
+        format!("(?i){p}")
+    } else {
+        p.to_string()
+    };
+    fancy_regex::RegexBuilder::new(&p)
+        .backtrack_limit(1_000_000)
+        .delegate_size_limit(1 << 20)
         .build()
         .map_err(|e| err("error", format!("bad regular expression: {e}")))
 }
 
+fn regex_failed(e: fancy_regex::Error) -> Error {
+    err("error", format!("regular expression failed: {e}"))
+}
+
 /// Python `re.sub` replacement (`\1`, `\g<1>`, `\g<name>`, `\n`) to a `regex` crate template.
-fn python_replacement(repl: &str, re: &regex::Regex) -> Result<String, Error> {
+fn python_replacement(repl: &str, re: &fancy_regex::Regex) -> Result<String, Error> {
     let mut out = String::new();
     let mut chars = repl.chars().peekable();
     while let Some(c) = chars.next() {
@@ -766,19 +781,19 @@ fn python_replacement(repl: &str, re: &regex::Regex) -> Result<String, Error> {
 }
 
 /// `re.findall`: whole matches without groups, the group with one, tuples (lists) with more.
-fn findall(re: &regex::Regex, text: &str) -> Vec<Value> {
+fn findall(re: &fancy_regex::Regex, text: &str) -> Result<Vec<Value>, Error> {
     let groups = re.captures_len() - 1;
-    re.captures_iter(text)
-        .map(|c| {
-            let g =
-                |i: usize| Value::String(c.get(i).map(|m| m.as_str()).unwrap_or("").to_string());
-            match groups {
-                0 => g(0),
-                1 => g(1),
-                n => Value::Array((1..=n).map(g).collect()),
-            }
-        })
-        .collect()
+    let mut out = Vec::new();
+    for c in re.captures_iter(text) {
+        let c = c.map_err(regex_failed)?;
+        let g = |i: usize| Value::String(c.get(i).map(|m| m.as_str()).unwrap_or("").to_string());
+        out.push(match groups {
+            0 => g(0),
+            1 => g(1),
+            n => Value::Array((1..=n).map(g).collect()),
+        });
+    }
+    Ok(out)
 }
 
 fn human_time(v: &Value) -> Result<Value, Error> {
