@@ -26,6 +26,8 @@ pub struct Program<'s> {
 }
 
 const CACHE_LIMIT: usize = 4096;
+/// Sources longer than this are compiled per call rather than leaked into the cache.
+const CACHE_MAX_SOURCE: usize = 16 * 1024;
 
 type Cache = Mutex<HashMap<String, Arc<Program<'static>>>>;
 
@@ -57,11 +59,14 @@ pub fn get(source: &str, template: bool) -> Result<ProgramRef<'_>, MjError> {
         if let Some(p) = c.get(source) {
             return Ok(ProgramRef::Cached(p.clone()));
         }
-        if c.len() >= CACHE_LIMIT {
+        if c.len() >= CACHE_LIMIT || source.len() > CACHE_MAX_SOURCE {
             drop(c);
             return compile(source, template).map(|p| ProgramRef::Local(Box::new(p)));
         }
     }
+    // Compile once unleaked so a source that does not compile is never leaked.
+    let local = compile(source, template)?;
+    drop(local);
     let leaked: &'static str = Box::leak(source.to_string().into_boxed_str());
     let program = Arc::new(compile(leaked, template)?);
     if let Ok(mut c) = cache(template).lock() {
