@@ -161,6 +161,22 @@ pub fn evaluate_rule(
     payload: &Value,
     provider: &dyn ContextProvider,
 ) -> Result<RuleEvaluation, CriteriaAbort> {
+    evaluate_in(rule, instance_id, &criteria_context(payload), provider)
+}
+
+/// The lookup/rendering context of top-level criteria: `{"trigger": payload}`. Built once per
+/// trigger instance and shared by all candidate rules.
+pub fn criteria_context(payload: &Value) -> Value {
+    json!({ "trigger": payload })
+}
+
+/// [`evaluate_rule`] with a context from [`criteria_context`].
+pub fn evaluate_in(
+    rule: &Rule,
+    instance_id: &str,
+    ctx: &Value,
+    provider: &dyn ContextProvider,
+) -> Result<RuleEvaluation, CriteriaAbort> {
     let mut ev = Eval {
         rule_ref: &rule.r#ref,
         instance_id,
@@ -173,9 +189,9 @@ pub fn evaluate_rule(
             failures: Vec::new(),
         });
     }
-    let empty = match payload {
-        Value::Null => true,
-        Value::Object(m) => m.is_empty(),
+    let empty = match ctx.get("trigger") {
+        None | Some(Value::Null) => true,
+        Some(Value::Object(m)) => m.is_empty(),
         _ => false,
     };
     if empty {
@@ -184,10 +200,9 @@ pub fn evaluate_rule(
             failures: Vec::new(),
         });
     }
-    let ctx = json!({ "trigger": payload });
     let mut matched = true;
     for (key, criterion) in &rule.criteria {
-        if !ev.check(key, criterion, &ctx)? {
+        if !ev.check(key, criterion, ctx)? {
             matched = false;
             break;
         }

@@ -1,7 +1,7 @@
 //! Candidate rules per trigger ref (events.md §5.3) and the two-pass evaluation with
 //! backstop rules (§5.4). Rules on other triggers cost nothing.
 
-use crate::criteria::{evaluate_rule, CriteriaAbort};
+use crate::criteria::{criteria_context, evaluate_in, CriteriaAbort};
 use crate::rule::Rule;
 use gale_expr::ContextProvider;
 use indexmap::IndexMap;
@@ -122,6 +122,7 @@ impl RuleIndex {
         provider: &dyn ContextProvider,
     ) -> InstanceOutcome {
         let mut out = InstanceOutcome::default();
+        let ctx = criteria_context(instance.payload);
         for backstop in [false, true] {
             if backstop && !out.matched.is_empty() {
                 break;
@@ -130,7 +131,7 @@ impl RuleIndex {
                 if rule.is_backstop() != backstop {
                     continue;
                 }
-                match evaluate_rule(rule, instance.id, instance.payload, provider) {
+                match evaluate_in(rule, instance.id, &ctx, provider) {
                     Ok(ev) => {
                         for f in ev.failures {
                             out.failures.push((rule.clone(), f));
@@ -168,6 +169,21 @@ mod tests {
         .unwrap();
         r.compute_refs();
         r
+    }
+
+    #[test]
+    fn rules_on_other_triggers_are_not_candidates() {
+        let mut idx = RuleIndex::new();
+        for i in 0..5000 {
+            idx.upsert(rule(&format!("r{i}"), &format!("t.{}", i % 50), false, 1));
+        }
+        assert_eq!(idx.candidates("t.7").count(), 100);
+        assert_eq!(idx.candidates("t.none").count(), 0);
+        // Replacing a rule moves it to its new trigger.
+        idx.upsert(rule("r7", "t.none", false, 1));
+        assert_eq!(idx.candidates("t.7").count(), 99);
+        assert_eq!(idx.candidates("t.none").count(), 1);
+        assert_eq!(idx.len(), 5000);
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub mod pattern;
 pub mod pyval;
 pub mod rule;
 
-pub use criteria::{evaluate_rule, CriteriaAbort, RuleEvaluation};
+pub use criteria::{criteria_context, evaluate_in, evaluate_rule, CriteriaAbort, RuleEvaluation};
 pub use enforce::{plan_enforcement, EnforcementContext, EnforcementPlan, PlanInput};
 pub use index::{InstanceOutcome, RuleIndex, TriggerInstanceView};
 pub use rule::{Rule, RuleAction, RuleCatalog, RuleError, RuleTrigger, RuleType, Tag};

@@ -164,6 +164,11 @@ pub fn as_str_arg<'a>(v: &'a Value, what: &str) -> Result<&'a str, PyError> {
         .ok_or_else(|| PyError::type_error(format!("{what} must be str, not {}", type_name(v))))
 }
 
+/// Python `repr(v)` for JSON values (`'x'`, `[1]`).
+pub fn py_repr(v: &Value) -> String {
+    gale_expr::functions::python::py_repr(v)
+}
+
 /// Python `str(v)` for JSON values (`True`, `None`, `{'a': 1}`).
 pub fn py_str(v: &Value) -> String {
     gale_expr::functions::python::py_str(v)

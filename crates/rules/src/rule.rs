@@ -148,32 +148,60 @@ impl Rule {
         let Value::Object(map) = &value else {
             return Err(RuleError::Parse("a rule must be an object".into()));
         };
-        for (field, ty) in [
-            ("name", "string"),
-            ("trigger", "object"),
-            ("action", "object"),
-        ] {
-            match map.get(field) {
-                None | Some(Value::Null) => {
-                    return Err(RuleError::Field {
-                        field: field.into(),
-                        message: format!("'{field}' is a required property"),
-                    })
-                }
-                Some(v) if ty == "object" && !v.is_object() => {
-                    return Err(RuleError::Field {
-                        field: field.into(),
-                        message: format!("{} is not of type 'object'", crate::pyval::py_str(v)),
-                    })
-                }
-                _ => {}
+        for field in ["name", "trigger", "action"] {
+            if map.get(field).is_none_or(Value::is_null) {
+                return Err(RuleError::Field {
+                    field: field.into(),
+                    message: format!("'{field}' is a required property"),
+                });
             }
         }
-        if let Some(v) = map.get("criteria") {
-            if !v.is_object() {
+        // Type checks first, so the error names the field (serde's would not).
+        let nested = |outer: &str, inner: &str| map.get(outer).and_then(|o| o.get(inner));
+        let checks: [(&str, Option<&Value>, &str); 14] = [
+            ("name", map.get("name"), "string"),
+            ("pack", map.get("pack"), "string"),
+            ("description", map.get("description"), "string"),
+            ("enabled", map.get("enabled"), "boolean"),
+            ("trigger", map.get("trigger"), "object"),
+            ("trigger.type", nested("trigger", "type"), "string"),
+            (
+                "trigger.parameters",
+                nested("trigger", "parameters"),
+                "object",
+            ),
+            ("criteria", map.get("criteria"), "object"),
+            ("action", map.get("action"), "object"),
+            ("action.ref", nested("action", "ref"), "string"),
+            (
+                "action.parameters",
+                nested("action", "parameters"),
+                "object",
+            ),
+            ("type", map.get("type"), "object"),
+            ("tags", map.get("tags"), "array"),
+            ("context", map.get("context"), "object"),
+        ];
+        for (field, value, ty) in checks {
+            let Some(v) = value else { continue };
+            let ok = match ty {
+                "string" => v.is_string(),
+                "boolean" => v.is_boolean(),
+                "array" => v.is_array(),
+                _ => v.is_object(),
+            };
+            if !ok {
                 return Err(RuleError::Field {
-                    field: "criteria".into(),
-                    message: format!("{} is not of type 'object'", crate::pyval::py_str(v)),
+                    field: field.into(),
+                    message: format!("{} is not of type '{ty}'", crate::pyval::py_repr(v)),
+                });
+            }
+        }
+        for (field, inner) in [("trigger", "type"), ("action", "ref")] {
+            if nested(field, inner).is_none() {
+                return Err(RuleError::Field {
+                    field: format!("{field}.{inner}"),
+                    message: format!("'{inner}' is a required property"),
                 });
             }
         }
@@ -183,6 +211,21 @@ impl Rule {
             rule.pack = default_pack.to_string();
         }
         rule.compute_refs();
+        Ok(rule)
+    }
+
+    /// Parses a rule file of pack directory `pack`; a file naming another pack is rejected.
+    pub fn from_pack_file(text: &str, pack: &str) -> Result<Rule, RuleError> {
+        let rule = Rule::from_yaml(text, pack)?;
+        if rule.pack != pack {
+            return Err(RuleError::Field {
+                field: "pack".into(),
+                message: format!(
+                    "Model is in pack \"{pack}\" but field \"pack\" is different: {}",
+                    rule.pack
+                ),
+            });
+        }
         Ok(rule)
     }
 
@@ -353,6 +396,27 @@ action:
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["type"]["ref"], "standard");
         assert_eq!(json["trigger"]["type"], "core.st2.webhook");
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let e = Rule::from_yaml(&format!("{DOC}enabled: 'yes'\n"), "p").unwrap_err();
+        assert_eq!(e.to_string(), "enabled: 'yes' is not of type 'boolean'");
+        let e = Rule::from_yaml(
+            "name: x\ntrigger: {parameters: {}}\naction: {ref: a.b}\n",
+            "p",
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "trigger.type: 'type' is a required property");
+        let e = Rule::from_yaml(
+            "name: x\ntrigger: {type: t}\naction: {ref: a.b}\ncriteria: [1]\n",
+            "p",
+        )
+        .unwrap_err();
+        assert_eq!(e.to_string(), "criteria: [1] is not of type 'object'");
+        let e = Rule::from_pack_file(&format!("{DOC}pack: other\n"), "mine").unwrap_err();
+        assert!(e.to_string().starts_with("pack: "), "{e}");
+        assert_eq!(Rule::from_pack_file(DOC, "mine").unwrap().pack, "mine");
     }
 
     #[test]
