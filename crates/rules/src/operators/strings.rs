@@ -130,7 +130,6 @@ fn str_operand(v: &Value) -> Result<&str, PyError> {
 pub fn validate_python_regex(pattern: &str) -> Result<(), String> {
     build_fancy(&translate_python_regex(pattern))
         .map(|_| ())
-        .map_err(|e| e.to_string())
 }
 
 /// Python-only regex spellings rewritten for `fancy-regex`: `\Z` is the absolute end, and
@@ -177,10 +176,11 @@ pub fn translate_python_regex(p: &str) -> String {
 
 const BACKTRACK_LIMIT: usize = 200_000;
 
-fn build_fancy(src: &str) -> Result<fancy_regex::Regex, fancy_regex::Error> {
+fn build_fancy(src: &str) -> Result<fancy_regex::Regex, String> {
     fancy_regex::RegexBuilder::new(src)
         .backtrack_limit(BACKTRACK_LIMIT)
         .build()
+        .map_err(|e| e.to_string())
 }
 
 thread_local! {
@@ -193,9 +193,9 @@ fn py_search(pattern: &str, v: &str) -> OpResult {
         if let Some(rx) = c.borrow().get(pattern) {
             return Ok(rx.clone());
         }
-        let rx = build_fancy(pattern).map_err(|e| PyError {
+        let rx = build_fancy(pattern).map_err(|message| PyError {
             class: "re.error",
-            message: e.to_string(),
+            message,
         })?;
         let mut map = c.borrow_mut();
         if map.len() >= 512 {
