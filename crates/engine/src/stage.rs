@@ -46,13 +46,13 @@ pub(crate) fn creates_failed_record(e: &params::Error) -> bool {
     e.creates_failed_execution()
 }
 
-/// Final rendering (§2.5): (runner parameters, action parameters).
+/// Final rendering (§2.5), split into runner and action parameters.
 pub(crate) fn final_params(
     action: &Action,
     runner: &RunnerType,
     live: &Map<String, Value>,
     context: &Map<String, Value>,
-) -> Result<(Map<String, Value>, Map<String, Value>), params::Error> {
+) -> Result<params::FinalParams, params::Error> {
     let ctx = Value::Object(context.clone());
     let config = Value::Object(Map::new());
     let input = RenderInput {
@@ -63,6 +63,5 @@ pub(crate) fn final_params(
         config: &config,
         kv: &EmptyDatastore,
     };
-    let out = params::render_final_params(&input)?;
-    Ok((out.runner, out.action))
+    params::render_final_params(&input)
 }

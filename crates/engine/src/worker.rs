@@ -4,7 +4,7 @@
 //! cancels running executions and waits for every task.
 
 use crate::output::BatchingSink;
-use crate::{env, request, stage, EngineEvent, Inner};
+use crate::{env, params, request, stage, EngineEvent, Inner};
 use futures::FutureExt;
 use gale_model::{ExecStatus, Execution};
 use gale_runners::{CancellationToken, RunContext, RunOutcome, RunRequest};
@@ -373,11 +373,13 @@ async fn invoke(inner: &Inner, exec: &Execution, token: &CancellationToken) -> R
     let Some(runner) = inner.runners.get(&runner_name) else {
         return failure(format!("Runner \"{runner_name}\" is not registered."));
     };
-    let (runner_parameters, action_parameters) =
-        match stage::final_params(&exec.action, &exec.runner, &exec.parameters, &exec.context) {
-            Ok(p) => p,
-            Err(e) => return failure(e.to_string()),
-        };
+    let params::FinalParams {
+        runner: runner_parameters,
+        action: action_parameters,
+    } = match stage::final_params(&exec.action, &exec.runner, &exec.parameters, &exec.context) {
+        Ok(p) => p,
+        Err(e) => return failure(e.to_string()),
+    };
     let pack_path = match request::resolve(inner, &exec.action.action_ref).await {
         Ok(r) if r.action.pack == exec.action.pack => r.pack_path.clone(),
         _ => match inner.store.get_pack(&exec.action.pack).await {
