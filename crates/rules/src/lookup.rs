@@ -66,23 +66,20 @@ fn apply<'a>(step: &Step, v: &'a Value, out: &mut Vec<&'a Value>) -> Result<(), 
                 }
             }
         }
-        Step::Slice(start, end) => match v {
-            Value::Array(a) => {
-                let len = a.len() as i64;
-                let norm = |x: i64| if x < 0 { (len + x).max(0) } else { x.min(len) };
-                let s = start.map_or(0, norm);
-                let e = end.map_or(len, norm);
-                if s < e {
-                    out.extend(&a[s as usize..e as usize]);
-                }
-            }
+        Step::Slice(start, end) => {
             // jsonpath-rw wraps a non-list into a one-element list before slicing.
-            other => {
-                if start.is_none_or(|s| s == 0 || s == -1) && end.is_none_or(|e| e != 0) {
-                    out.push(other);
-                }
+            let items: &[Value] = match v {
+                Value::Array(a) => a,
+                other => std::slice::from_ref(other),
+            };
+            let len = items.len() as i64;
+            let norm = |x: i64| if x < 0 { (len + x).max(0) } else { x.min(len) };
+            let s = start.map_or(0, norm);
+            let e = end.map_or(len, norm);
+            if s < e {
+                out.extend(&items[s as usize..e as usize]);
             }
-        },
+        }
         Step::Descend => descend(v, out),
     }
     Ok(())
@@ -260,6 +257,9 @@ mod tests {
             ("trigger.list[*].name", json!("x")),
             ("trigger..name", json!("x")),
             ("trigger.list[1:].name", json!("y")),
+            ("trigger.a[*].b", json!(1)),
+            ("trigger.a[0:-1].b", json!(null)),
+            ("trigger.list[:-1].name", json!("x")),
             ("trigger.headers['X-Custom-Header']", json!("h")),
             ("trigger.\"dot.key\"", json!(2)),
             ("trigger.'x y'", json!(3)),

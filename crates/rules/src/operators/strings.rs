@@ -128,8 +128,7 @@ fn str_operand(v: &Value) -> Result<&str, PyError> {
 
 /// Checks that `pattern` compiles as a Python regex would (used at registration).
 pub fn validate_python_regex(pattern: &str) -> Result<(), String> {
-    build_fancy(&translate_python_regex(pattern))
-        .map(|_| ())
+    build_fancy(&translate_python_regex(pattern)).map(|_| ())
 }
 
 /// Python-only regex spellings rewritten for `fancy-regex`: `\Z` is the absolute end, and
