@@ -20,6 +20,9 @@ pub mod pyval;
 pub mod rule;
 
 pub use criteria::{criteria_context, evaluate_in, evaluate_rule, CriteriaAbort, RuleEvaluation};
-pub use enforce::{plan_enforcement, EnforcementContext, EnforcementPlan, PlanInput};
+pub use enforce::{
+    action_missing_reason, plan_enforcement, EnforcementContext, EnforcementPlan, PlanError,
+    PlanInput,
+};
 pub use index::{InstanceOutcome, RuleIndex, TriggerInstanceView};
 pub use rule::{Rule, RuleAction, RuleCatalog, RuleError, RuleTrigger, RuleType, Tag};
