@@ -20,14 +20,22 @@ pub struct Server {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
 }
 
 impl Server {
     pub fn start() -> Server {
         let dir = tempfile::tempdir().expect("tempdir");
         let bind = format!("127.0.0.1:{}", free_port());
-        let mut s = Server { url: format!("http://{bind}"), bind, dir, child: None };
+        let mut s = Server {
+            url: format!("http://{bind}"),
+            bind,
+            dir,
+            child: None,
+        };
         s.spawn();
         s.login();
         s
@@ -60,7 +68,10 @@ impl Server {
     fn wait_healthy(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
-            if let Ok(o) = Command::new("curl").args(["-sf", &format!("{}/healthz", self.url)]).output() {
+            if let Ok(o) = Command::new("curl")
+                .args(["-sf", &format!("{}/healthz", self.url)])
+                .output()
+            {
                 if o.status.success() {
                     return;
                 }
@@ -93,7 +104,11 @@ impl Server {
 
     pub fn login(&self) {
         let o = self.gale_stdin(&["login", "st2admin", "--password-stdin"], PASSWORD);
-        assert!(o.status.success(), "login failed: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "login failed: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
     }
 
     /// Run the CLI against this server as the logged-in admin.
@@ -110,7 +125,12 @@ impl Server {
             .stderr(Stdio::piped())
             .spawn()
             .expect("run gale");
-        child.stdin.take().expect("stdin").write_all(stdin.as_bytes()).expect("write stdin");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(stdin.as_bytes())
+            .expect("write stdin");
         child.wait_with_output().expect("wait gale")
     }
 
@@ -131,7 +151,10 @@ impl Server {
         let o = self.gale(&all);
         let out = String::from_utf8_lossy(&o.stdout);
         serde_json::from_str(out.trim()).unwrap_or_else(|e| {
-            panic!("gale {args:?}: not JSON ({e}): stdout={out} stderr={}", String::from_utf8_lossy(&o.stderr))
+            panic!(
+                "gale {args:?}: not JSON ({e}): stdout={out} stderr={}",
+                String::from_utf8_lossy(&o.stderr)
+            )
         })
     }
 
@@ -168,7 +191,9 @@ impl Drop for Server {
 }
 
 fn unsafe_term(c: &Child) {
-    let _ = Command::new("kill").args(["-TERM", &c.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &c.id().to_string()])
+        .status();
 }
 
 pub fn stdout(o: &Output) -> String {

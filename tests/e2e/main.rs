@@ -44,7 +44,10 @@ fn timeout_ends_in_timeout_status() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let ex: Value = serde_json::from_str(stdout(&o).trim()).expect("json");
     assert_eq!(ex["status"], "timeout", "{ex}");
-    assert_eq!(ex["result"]["error"], "Action failed to complete in 1 seconds");
+    assert_eq!(
+        ex["result"]["error"],
+        "Action failed to complete in 1 seconds"
+    );
 }
 
 #[test]
@@ -61,7 +64,13 @@ fn async_run_then_cancel() {
     assert_eq!(ex["status"], "canceled");
     // It is listed.
     let list = s.gale_json(&["execution", "list", "-n", "5"]);
-    assert!(list.as_array().expect("array").iter().any(|e| e["id"] == id.as_str()), "{list}");
+    assert!(
+        list.as_array()
+            .expect("array")
+            .iter()
+            .any(|e| e["id"] == id.as_str()),
+        "{list}"
+    );
 }
 
 #[test]
@@ -96,7 +105,11 @@ fn bad_inputs_get_clear_errors() {
 
     let o = s.gale(&["run", "core.local"]);
     assert_ne!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("'cmd' is a required property"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("'cmd' is a required property"),
+        "{}",
+        stderr(&o)
+    );
 
     let o = s.gale(&["run", "core.local", "cmd=true", "timeout=soon"]);
     assert_ne!(o.status.code(), Some(0));
@@ -113,7 +126,11 @@ fn auth_refusals() {
     // Wrong password.
     let o = s.gale_stdin(&["login", "st2admin", "--password-stdin"], "wrong");
     assert_ne!(o.status.code(), Some(0));
-    assert!(stderr(&o).contains("Invalid or missing credentials"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Invalid or missing credentials"),
+        "{}",
+        stderr(&o)
+    );
     // No token at all: a fresh config dir and no env credentials.
     let o = std::process::Command::new(gale_bin())
         .args(["--url", &s.url, "action", "list"])
@@ -125,7 +142,11 @@ fn auth_refusals() {
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("Unauthorized"), "{}", stderr(&o));
     // A bogus token.
-    let o = s.cmd(&["action", "list"]).env("ST2_AUTH_TOKEN", "0123456789abcdef0123456789abcdef").output().expect("run");
+    let o = s
+        .cmd(&["action", "list"])
+        .env("ST2_AUTH_TOKEN", "0123456789abcdef0123456789abcdef")
+        .output()
+        .expect("run");
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("Unauthorized"), "{}", stderr(&o));
     // An API key works through ST2_API_KEY.
@@ -145,12 +166,18 @@ fn auth_refusals() {
 fn pack_register_reports_bad_files_and_runs_scripts() {
     let s = Server::start();
     let pack = s.dir.path().join("packs/e2e_pack");
-    write(&pack.join("pack.yaml"), "ref: e2e_pack\nname: e2e_pack\ndescription: test pack\nversion: 0.1.0\nauthor: gale\n");
+    write(
+        &pack.join("pack.yaml"),
+        "ref: e2e_pack\nname: e2e_pack\ndescription: test pack\nversion: 0.1.0\nauthor: gale\n",
+    );
     write(
         &pack.join("actions/greet.yaml"),
         "name: greet\nrunner_type: local-shell-script\nentry_point: greet.sh\nenabled: yes\nparameters:\n  who:\n    type: string\n    position: 0\n    required: true\n  loud:\n    type: boolean\n    default: off\n",
     );
-    write(&pack.join("actions/greet.sh"), "#!/bin/sh\necho \"hello $*\"\n");
+    write(
+        &pack.join("actions/greet.sh"),
+        "#!/bin/sh\necho \"hello $*\"\n",
+    );
     let pack_dir = pack.to_str().expect("utf8").to_string();
     let o = s.gale(&["pack", "register", &pack_dir]);
     assert!(o.status.success(), "{} {}", stdout(&o), stderr(&o));
@@ -158,14 +185,22 @@ fn pack_register_reports_bad_files_and_runs_scripts() {
     assert_eq!(ex["status"], "succeeded", "{ex}");
     assert_eq!(ex["result"]["stdout"], "hello --loud world");
     // A malformed file is named in the error, and the rest stays registered.
-    write(&pack.join("actions/broken.yaml"), "name: broken\nrunner_type: [unclosed\n");
+    write(
+        &pack.join("actions/broken.yaml"),
+        "name: broken\nrunner_type: [unclosed\n",
+    );
     let o = s.gale(&["pack", "register", &pack_dir]);
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("broken.yaml"), "{}", stderr(&o));
     let a = s.gale_json(&["action", "get", "e2e_pack.greet"]);
     assert_eq!(a["ref"], "e2e_pack.greet");
     let list = s.gale_json(&["action", "list", "--pack", "core"]);
-    let refs: Vec<&str> = list.as_array().expect("array").iter().filter_map(|a| a["ref"].as_str()).collect();
+    let refs: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|a| a["ref"].as_str())
+        .collect();
     for r in ["core.local", "core.noop", "core.http", "core.echo"] {
         assert!(refs.contains(&r), "{r} missing from {refs:?}");
     }
