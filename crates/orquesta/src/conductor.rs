@@ -961,10 +961,6 @@ impl Conductor {
                     });
                 }
                 items_count = Some(actions.len());
-                concurrency = Some(match &w.concurrency {
-                    Some(c) => eval(c, &ctx, rt)?,
-                    None => Value::Null,
-                });
             }
         }
         let mut delay = None;
@@ -980,6 +976,13 @@ impl Conductor {
                 ));
             }
             delay = Some(v);
+        }
+        // Evaluated after the delay, as Orquesta does (it decides which error is reported).
+        if let Some(w) = &spec.with_items {
+            concurrency = Some(match &w.concurrency {
+                Some(c) => eval(c, &ctx, rt)?,
+                None => Value::Null,
+            });
         }
         let mut task = NextTask {
             id: task_id.to_string(),
