@@ -189,9 +189,31 @@ fn pack_register_reports_bad_files_and_runs_scripts() {
         &pack.join("actions/broken.yaml"),
         "name: broken\nrunner_type: [unclosed\n",
     );
-    let o = s.gale(&["pack", "register", &pack_dir]);
+    write(
+        &pack.join("actions/wrong_runner.yaml"),
+        "name: wrong_runner\nrunner_type: no-such-runner\n",
+    );
+    write(
+        &pack.join("actions/wave.yaml"),
+        "name: wave\nrunner_type: local-shell-cmd\nparameters:\n  cmd:\n    default: echo wave\n",
+    );
+    // StackStorm's mode: the first bad file aborts and nothing new is registered.
+    let o = s.gale(&["pack", "register", "--fail-on-failure", &pack_dir]);
     assert_ne!(o.status.code(), Some(0));
     assert!(stderr(&o).contains("broken.yaml"), "{}", stderr(&o));
+    let o = s.gale(&["action", "get", "e2e_pack.wave"]);
+    assert_ne!(o.status.code(), Some(0), "wave must not be registered yet");
+    // The default: every bad file is reported, the rest registered.
+    let o = s.gale(&["pack", "register", &pack_dir]);
+    assert_ne!(o.status.code(), Some(0));
+    let err = stderr(&o);
+    assert!(err.contains("broken.yaml"), "{err}");
+    assert!(
+        err.contains("wrong_runner.yaml") && err.contains("no-such-runner"),
+        "{err}"
+    );
+    let ex = s.gale_json(&["run", "e2e_pack.wave"]);
+    assert_eq!(ex["result"]["stdout"], "wave", "{ex}");
     let a = s.gale_json(&["action", "get", "e2e_pack.greet"]);
     assert_eq!(a["ref"], "e2e_pack.greet");
     let list = s.gale_json(&["action", "list", "--pack", "core"]);

@@ -134,6 +134,7 @@ async fn register(
         .unwrap_or(true);
     let dirs = resolve(&state, &entries)?;
     let (mut runners, mut actions) = (0usize, 0usize);
+    let mut errors: Vec<String> = Vec::new();
     for dir in &dirs {
         let report = state
             .engine()
@@ -144,6 +145,7 @@ async fn register(
         }
         runners += report.runners;
         actions += report.actions;
+        errors.extend(report.errors);
     }
     let mut counts = serde_json::Map::new();
     for key in COUNT_KEYS {
@@ -153,6 +155,11 @@ async fn register(
             _ => 0,
         };
         counts.insert((*key).into(), json!(n));
+    }
+    // StackStorm's answer is counts only; with `fail_on_failure: false` (which the st2 CLI never
+    // sends) Gale also lists the files it skipped, so the caller can report every one of them.
+    if !fail_on_failure {
+        counts.insert("errors".into(), json!(errors));
     }
     Ok(Json(Value::Object(counts)))
 }

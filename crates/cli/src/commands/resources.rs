@@ -89,6 +89,10 @@ enum PackCmd {
         /// Register only these content types.
         #[arg(long)]
         types: Vec<String>,
+        /// Stop at the first invalid file and register nothing of that pack (StackStorm's
+        /// default). Without it every invalid file is reported and the valid ones registered.
+        #[arg(long)]
+        fail_on_failure: bool,
     },
 }
 
@@ -117,7 +121,11 @@ pub fn pack(opts: &ClientOpts, args: PackArgs) -> Result<ExitCode> {
                 "path",
             ],
         ),
-        PackCmd::Register { packs, types } => {
+        PackCmd::Register {
+            packs,
+            types,
+            fail_on_failure,
+        } => {
             // Relative paths are resolved here: the server is on the same host.
             let packs: Vec<String> = packs
                 .into_iter()
@@ -139,9 +147,11 @@ pub fn pack(opts: &ClientOpts, args: PackArgs) -> Result<ExitCode> {
             if !types.is_empty() {
                 body["types"] = json!(types);
             }
-            let counts = c
+            body["fail_on_failure"] = json!(fail_on_failure);
+            let mut counts = c
                 .post("/api/v1/packs/register", &body)
                 .context("pack registration failed")?;
+            let errors = counts.as_object_mut().and_then(|m| m.remove("errors"));
             let rows: Vec<Value> = counts
                 .as_object()
                 .map(|m| {
@@ -151,7 +161,17 @@ pub fn pack(opts: &ClientOpts, args: PackArgs) -> Result<ExitCode> {
                 })
                 .unwrap_or_default();
             output::table(&rows, &["property", "value"]);
-            Ok(ExitCode::SUCCESS)
+            let errors: Vec<String> = errors
+                .and_then(|e| serde_json::from_value(e).ok())
+                .unwrap_or_default();
+            for e in &errors {
+                eprintln!("ERROR: {e}");
+            }
+            Ok(if errors.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
     }
 }
