@@ -164,6 +164,27 @@ pub fn shlex_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\"'\"'"))
 }
 
+/// Python `int(str)` in base 10: surrounding whitespace, an optional sign, digits with single
+/// `_` separators (not leading or trailing). `None` where Python raises `ValueError`.
+pub fn parse_int(s: &str) -> Option<i128> {
+    let t = s.trim();
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    if body.is_empty()
+        || body.starts_with('_')
+        || body.ends_with('_')
+        || body.contains("__")
+        || !body.chars().all(|c| c.is_ascii_digit() || c == '_')
+    {
+        return None;
+    }
+    let digits: String = body.chars().filter(|c| *c != '_').collect();
+    let n: i128 = digits.parse().ok()?;
+    Some(if neg { -n } else { n })
+}
+
 /// Python truthiness of a JSON value.
 pub fn truthy(v: &Value) -> bool {
     match v {
@@ -214,6 +235,16 @@ mod tests {
         assert_eq!(py_str(&json!("x")), "x");
         assert_eq!(py_repr(&json!("a\nb\\")), "'a\\nb\\\\'");
         assert_eq!(py_repr(&json!("it's \"q\"")), "'it\\'s \"q\"'");
+    }
+
+    #[test]
+    fn int_parsing_like_python() {
+        assert_eq!(parse_int(" 42 "), Some(42));
+        assert_eq!(parse_int("-1_000"), Some(-1000));
+        assert_eq!(parse_int("+7"), Some(7));
+        for bad in ["", "1.5", "1__0", "_1", "1_", "0x10", "- 1", "abc"] {
+            assert_eq!(parse_int(bad), None, "{bad:?}");
+        }
     }
 
     #[test]

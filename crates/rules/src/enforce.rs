@@ -334,12 +334,10 @@ pub fn cast(v: &Value, ty: Option<&str>) -> Result<Value, String> {
             py_str(other),
             type_name(other)
         )),
-        (Some("integer"), Value::String(s)) => s
-            .trim()
-            .replace('_', "")
-            .parse::<i64>()
+        (Some("integer"), Value::String(s)) => gale_model::py::parse_int(s)
+            .and_then(|n| i64::try_from(n).ok())
             .map(Value::from)
-            .map_err(|_| format!("invalid literal for int() with base 10: '{s}'")),
+            .ok_or_else(|| format!("invalid literal for int() with base 10: '{s}'")),
         (Some("integer"), Value::Number(n)) => Ok(match n.as_i64() {
             Some(i) => Value::from(i),
             None => Value::from(n.as_f64().unwrap_or(0.0).trunc() as i64),

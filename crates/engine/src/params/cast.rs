@@ -82,24 +82,9 @@ fn cast_integer(v: &Value) -> Result<Value, Error> {
     }
 }
 
-/// Python `int(str)`: surrounding whitespace, a sign, digits with single `_` separators.
+/// Python `int(str)`, limited to what a JSON integer holds.
 fn parse_py_int(s: &str) -> Option<i64> {
-    let t = s.trim();
-    let (neg, body) = match t.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    if body.is_empty()
-        || body.starts_with('_')
-        || body.ends_with('_')
-        || body.contains("__")
-        || !body.chars().all(|c| c.is_ascii_digit() || c == '_')
-    {
-        return None;
-    }
-    let digits: String = body.chars().filter(|c| *c != '_').collect();
-    let n: i64 = digits.parse().ok()?;
-    Some(if neg { -n } else { n })
+    gale_model::py::parse_int(s).and_then(|n| i64::try_from(n).ok())
 }
 
 fn cast_number(v: &Value) -> Result<Value, Error> {

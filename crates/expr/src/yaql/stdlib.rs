@@ -2068,24 +2068,7 @@ fn to_int<'a>(c: &Call<'a, '_>, v: &Value<'a>) -> R<'a> {
     }
 }
 
-fn parse_py_int(s: &str) -> Option<i128> {
-    let t = s.trim();
-    let (neg, digits) = match t.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, t.strip_prefix('+').unwrap_or(t)),
-    };
-    if digits.is_empty()
-        || digits.starts_with('_')
-        || digits.ends_with('_')
-        || digits.contains("__")
-        || !digits.chars().all(|ch| ch.is_ascii_digit() || ch == '_')
-    {
-        return None;
-    }
-    let clean: String = digits.chars().filter(|ch| *ch != '_').collect();
-    let n: i128 = clean.parse().ok()?;
-    Some(if neg { -n } else { n })
-}
+use gale_model::py::parse_int as parse_py_int;
 
 fn to_float<'a>(c: &Call<'a, '_>, v: &Value<'a>) -> R<'a> {
     match v {
