@@ -170,9 +170,102 @@ pub trait WorkQueue: Send + Sync {
     }
 }
 
+/// A datastore key-value pair as stored (StackStorm's `KeyValuePairDB`). `name` is the stored
+/// name: user-scope names carry the `<user>:` prefix. Secret values hold the ciphertext.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct KeyValueRecord {
+    pub id: String,
+    /// `st2kv.system` or `st2kv.user`.
+    pub scope: String,
+    pub name: String,
+    pub value: String,
+    #[serde(default)]
+    pub secret: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expire_timestamp: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// The datastore. A pair whose `expire_timestamp <= now` is absent for every call that takes
+/// `now` (StackStorm only purges about once a minute; reading it as absent is strictly better).
+#[async_trait]
+pub trait KeyValueStore: Send + Sync {
+    /// Insert or replace by `(scope, name)`, keeping the id of a live existing pair. Returns the
+    /// stored pair and the live pair it replaced, in one transaction (so create vs update and
+    /// value-change triggers are decided on what was really there).
+    async fn put_kv(
+        &self,
+        kv: KeyValueRecord,
+        now: Timestamp,
+    ) -> Result<(KeyValueRecord, Option<KeyValueRecord>)>;
+    async fn get_kv(&self, scope: &str, name: &str, now: Timestamp)
+        -> Result<Option<KeyValueRecord>>;
+    /// Live pairs of one scope (or all scopes), optionally only stored names starting with
+    /// `prefix`, ordered by scope then name.
+    async fn list_kv(
+        &self,
+        scope: Option<&str>,
+        prefix: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Vec<KeyValueRecord>>;
+    /// Delete a live pair; returns it (an expired pair counts as absent).
+    async fn delete_kv(&self, scope: &str, name: &str, now: Timestamp)
+        -> Result<Option<KeyValueRecord>>;
+    /// Remove expired pairs; returns how many.
+    async fn purge_expired_kv(&self, now: Timestamp) -> Result<u64>;
+}
+
+/// The persisted state of a workflow execution (an orquesta conductor, action-chain progress):
+/// an opaque JSON document the engine owns, versioned for compare-and-set.
+#[derive(Clone, Debug, PartialEq)]
+pub struct WorkflowRecord {
+    /// The workflow's execution id.
+    pub execution_id: String,
+    /// Bumped by every commit (1 after the first).
+    pub version: u64,
+    pub doc: String,
+}
+
+/// One workflow step, committed all or nothing: the new state (if the stored version is still
+/// `expected_version`; `None` = no state stored yet), the workflow execution (if its stored
+/// status is still the given one), the children it starts with their queue items, and other
+/// queue items (e.g. the parent workflow's when this one completes).
+#[derive(Clone, Debug)]
+pub struct WorkflowCommit {
+    pub record: WorkflowRecord,
+    pub expected_version: Option<u64>,
+    pub execution: Option<(Execution, ExecStatus)>,
+    pub children: Vec<(Execution, Option<QueueItem>)>,
+    pub enqueue: Vec<QueueItem>,
+}
+
+#[async_trait]
+pub trait WorkflowStore: Send + Sync {
+    async fn get_workflow(&self, execution_id: &str) -> Result<Option<WorkflowRecord>>;
+    /// Returns false, writing nothing, when the version or the execution status differ.
+    async fn commit_workflow(&self, commit: WorkflowCommit) -> Result<bool>;
+    /// [`ExecutionStore::update_execution`] plus `item` in the same transaction: a workflow
+    /// child's status write and its parent's work item are never separated by a crash.
+    async fn update_execution_and_enqueue(
+        &self,
+        exec: &Execution,
+        expected: ExecStatus,
+        item: QueueItem,
+    ) -> Result<bool>;
+    async fn delete_workflow(&self, execution_id: &str) -> Result<bool>;
+}
+
 /// Everything a Gale node needs from storage.
 pub trait Store:
-    PackStore + RunnerTypeStore + ActionStore + ExecutionStore + OutputStore + AuthStore + WorkQueue
+    PackStore
+    + RunnerTypeStore
+    + ActionStore
+    + ExecutionStore
+    + OutputStore
+    + AuthStore
+    + WorkQueue
+    + KeyValueStore
 {
 }
 impl<T> Store for T where
@@ -183,6 +276,7 @@ impl<T> Store for T where
         + OutputStore
         + AuthStore
         + WorkQueue
+        + KeyValueStore
 {
 }
 

@@ -43,6 +43,12 @@ macro_rules! store_suite {
             queue_lease_expiry_ack_nack,
             queue_concurrent_claims_are_disjoint,
             queue_model_fixed_sequence,
+            kv_upsert_keeps_id_and_scopes,
+            kv_ttl_expiry_and_purge,
+            kv_prefix_listing,
+            workflow_state_compare_and_set,
+            workflow_commit_is_all_or_nothing,
+            child_status_and_parent_item_together,
         );
     };
     (@tests $fresh:path; $($name:ident),* $(,)?) => {
@@ -79,6 +85,12 @@ where
     queue_lease_expiry_ack_nack(&fresh().await).await;
     queue_concurrent_claims_are_disjoint(&fresh().await).await;
     queue_model_fixed_sequence(&fresh().await).await;
+    kv_upsert_keeps_id_and_scopes(&fresh().await).await;
+    kv_ttl_expiry_and_purge(&fresh().await).await;
+    kv_prefix_listing(&fresh().await).await;
+    workflow_state_compare_and_set(&fresh().await).await;
+    workflow_commit_is_all_or_nothing(&fresh().await).await;
+    child_status_and_parent_item_together(&fresh().await).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1251,4 +1263,202 @@ pub async fn check_queue_against_model<S: WorkQueue + ?Sized>(s: &S, ops: &[Queu
             "step {step}: {op:?}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Datastore (key-value pairs)
+
+pub fn kv(scope: &str, name: &str, value: &str) -> crate::KeyValueRecord {
+    crate::KeyValueRecord {
+        id: gale_model::new_id(),
+        scope: scope.into(),
+        name: name.into(),
+        value: value.into(),
+        secret: false,
+        expire_timestamp: None,
+        description: None,
+    }
+}
+
+pub async fn kv_upsert_keeps_id_and_scopes<S: Store + ?Sized>(s: &S) {
+    let now = at(0);
+    let (first, prev) = s.put_kv(kv("st2kv.system", "a", "1"), now).await.unwrap();
+    assert!(prev.is_none());
+    let (second, prev) = s.put_kv(kv("st2kv.system", "a", "2"), now).await.unwrap();
+    assert_eq!(second.id, first.id, "an upsert keeps the id");
+    assert_eq!(prev.unwrap().value, "1", "the replaced pair is returned");
+    // Same name in the user scope is a different pair.
+    let (user, prev) = s.put_kv(kv("st2kv.user", "a", "u"), now).await.unwrap();
+    assert!(prev.is_none());
+    assert_ne!(user.id, first.id);
+    let got = s.get_kv("st2kv.system", "a", now).await.unwrap().unwrap();
+    assert_eq!((got.value.as_str(), got.id.as_str()), ("2", first.id.as_str()));
+    assert_eq!(s.get_kv("st2kv.user", "a", now).await.unwrap().unwrap().value, "u");
+    assert!(s.get_kv("st2kv.system", "b", now).await.unwrap().is_none());
+    let all = s.list_kv(None, None, now).await.unwrap();
+    let keys: Vec<_> = all.iter().map(|k| (k.scope.as_str(), k.name.as_str())).collect();
+    assert_eq!(keys, [("st2kv.system", "a"), ("st2kv.user", "a")]);
+    let deleted = s.delete_kv("st2kv.system", "a", now).await.unwrap();
+    assert_eq!(deleted.unwrap().value, "2");
+    assert!(s.delete_kv("st2kv.system", "a", now).await.unwrap().is_none());
+    assert!(s.get_kv("st2kv.system", "a", now).await.unwrap().is_none());
+    assert!(s.get_kv("st2kv.user", "a", now).await.unwrap().is_some());
+}
+
+pub async fn kv_ttl_expiry_and_purge<S: Store + ?Sized>(s: &S) {
+    let mut k = kv("st2kv.system", "tmp", "v");
+    k.expire_timestamp = Some(at(10));
+    let (stored, _) = s.put_kv(k, at(0)).await.unwrap();
+    s.put_kv(kv("st2kv.system", "keep", "v"), at(0)).await.unwrap();
+    assert!(s.get_kv("st2kv.system", "tmp", at(9)).await.unwrap().is_some());
+    // Expired exactly at expire_timestamp, for get, list and delete alike.
+    assert!(s.get_kv("st2kv.system", "tmp", at(10)).await.unwrap().is_none());
+    assert_eq!(s.list_kv(None, None, at(10)).await.unwrap().len(), 1);
+    assert_eq!(s.list_kv(None, None, at(9)).await.unwrap().len(), 2);
+    assert!(s.delete_kv("st2kv.system", "tmp", at(11)).await.unwrap().is_none());
+    // A put over an expired pair is a create: no previous pair, a new id.
+    let mut k = kv("st2kv.system", "tmp2", "v");
+    k.expire_timestamp = Some(at(10));
+    let (old, _) = s.put_kv(k, at(0)).await.unwrap();
+    let (new, prev) = s.put_kv(kv("st2kv.system", "tmp2", "w"), at(20)).await.unwrap();
+    assert!(prev.is_none());
+    assert_ne!(new.id, old.id);
+    assert!(s.get_kv("st2kv.system", "tmp2", at(1000)).await.unwrap().is_some(), "no ttl now");
+    let mut k = kv("st2kv.system", "tmp3", "v");
+    k.expire_timestamp = Some(at(5));
+    s.put_kv(k, at(0)).await.unwrap();
+    assert_eq!(s.purge_expired_kv(at(4)).await.unwrap(), 0);
+    // tmp3 is due; tmp's row went with the delete above; tmp2 and keep have no expiry.
+    assert_eq!(s.purge_expired_kv(at(10)).await.unwrap(), 1);
+    assert_eq!(s.list_kv(None, None, at(0)).await.unwrap().len(), 2);
+    let _ = stored;
+}
+
+pub async fn kv_prefix_listing<S: Store + ?Sized>(s: &S) {
+    let now = at(0);
+    for (scope, name) in [
+        ("st2kv.system", "app.db.host"),
+        ("st2kv.system", "app.db.port"),
+        ("st2kv.system", "app.web"),
+        ("st2kv.system", "app_x"),
+        ("st2kv.system", "other"),
+        ("st2kv.system", "100%_done"),
+        ("st2kv.user", "alice:app.db"),
+        ("st2kv.user", "bob:app.db"),
+    ] {
+        s.put_kv(kv(scope, name, "v"), now).await.unwrap();
+    }
+    let names = |v: Vec<crate::KeyValueRecord>| v.into_iter().map(|k| k.name).collect::<Vec<_>>();
+    let sys = Some("st2kv.system");
+    assert_eq!(
+        names(s.list_kv(sys, Some("app.db."), now).await.unwrap()),
+        ["app.db.host", "app.db.port"]
+    );
+    assert_eq!(
+        names(s.list_kv(sys, Some("app."), now).await.unwrap()),
+        ["app.db.host", "app.db.port", "app.web"]
+    );
+    // `%` and `_` are plain characters in a prefix, not wildcards.
+    assert_eq!(names(s.list_kv(sys, Some("100%"), now).await.unwrap()), ["100%_done"]);
+    assert!(s.list_kv(sys, Some("app%"), now).await.unwrap().is_empty());
+    assert_eq!(
+        names(s.list_kv(Some("st2kv.user"), Some("alice:"), now).await.unwrap()),
+        ["alice:app.db"]
+    );
+    assert_eq!(s.list_kv(sys, None, now).await.unwrap().len(), 6);
+    assert_eq!(s.list_kv(None, Some("app"), now).await.unwrap().len(), 4);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workflow state
+
+fn wf_commit(id: &str, expected: Option<u64>, doc: &str) -> crate::WorkflowCommit {
+    crate::WorkflowCommit {
+        record: crate::WorkflowRecord {
+            execution_id: id.into(),
+            version: 0,
+            doc: doc.into(),
+        },
+        expected_version: expected,
+        execution: None,
+        children: Vec::new(),
+        enqueue: Vec::new(),
+    }
+}
+
+pub async fn workflow_state_compare_and_set<S: Store + ?Sized>(s: &S) {
+    assert_eq!(s.get_workflow("w1").await.unwrap(), None);
+    assert!(s.commit_workflow(wf_commit("w1", None, "{\"a\":1}")).await.unwrap());
+    // A second creation loses: the state exists now.
+    assert!(!s.commit_workflow(wf_commit("w1", None, "{\"a\":2}")).await.unwrap());
+    let got = s.get_workflow("w1").await.unwrap().unwrap();
+    assert_eq!((got.version, got.doc.as_str()), (1, "{\"a\":1}"));
+    assert!(s.commit_workflow(wf_commit("w1", Some(1), "{\"a\":3}")).await.unwrap());
+    // A stale version writes nothing.
+    assert!(!s.commit_workflow(wf_commit("w1", Some(1), "{\"a\":4}")).await.unwrap());
+    let got = s.get_workflow("w1").await.unwrap().unwrap();
+    assert_eq!((got.version, got.doc.as_str()), (2, "{\"a\":3}"));
+    assert!(s.delete_workflow("w1").await.unwrap());
+    assert_eq!(s.get_workflow("w1").await.unwrap(), None);
+}
+
+pub async fn workflow_commit_is_all_or_nothing<S: Store + ?Sized>(s: &S) {
+    let mut wf = execution("wf", "core.chain", at(0));
+    wf.status = ExecStatus::Running;
+    s.create_execution(&wf, None).await.unwrap();
+    let mut child = execution("c1", "core.local", at(1));
+    child.parent = Some("wf".into());
+    let mut upd = wf.clone();
+    upd.children.push("c1".into());
+
+    // The workflow execution's status changed meanwhile: nothing at all is written.
+    let mut c = wf_commit("wf", None, "{}");
+    c.execution = Some((upd.clone(), ExecStatus::Pausing));
+    c.children = vec![(child.clone(), Some(item("i1", "c1", at(1))))];
+    assert!(!s.commit_workflow(c).await.unwrap());
+    assert_eq!(s.get_workflow("wf").await.unwrap(), None);
+    assert_eq!(s.get_execution("c1").await.unwrap(), None);
+    assert_eq!(s.queue_len().await.unwrap(), 0);
+
+    let mut c = wf_commit("wf", None, "{}");
+    c.execution = Some((upd.clone(), ExecStatus::Running));
+    c.children = vec![(child.clone(), Some(item("i1", "c1", at(1))))];
+    c.enqueue = vec![item("i2", "parent-of-wf", at(1))];
+    assert!(s.commit_workflow(c).await.unwrap());
+    assert_eq!(s.get_execution("c1").await.unwrap().unwrap().parent.as_deref(), Some("wf"));
+    assert_eq!(s.get_execution("wf").await.unwrap().unwrap().children, vec!["c1".to_string()]);
+    assert_eq!(s.queue_len().await.unwrap(), 2);
+
+    // A failing insert (duplicate child) rolls the state back too.
+    let mut c = wf_commit("wf", Some(1), "{\"x\":1}");
+    c.children = vec![(child.clone(), None)];
+    assert!(s.commit_workflow(c).await.is_err());
+    assert_eq!(s.get_workflow("wf").await.unwrap().unwrap().version, 1);
+}
+
+pub async fn child_status_and_parent_item_together<S: Store + ?Sized>(s: &S) {
+    let mut child = execution("c1", "core.local", at(0));
+    child.status = ExecStatus::Running;
+    s.create_execution(&child, None).await.unwrap();
+    let mut done = child.clone();
+    done.status = ExecStatus::Succeeded;
+    // Wrong expected status: neither the status nor the item is written.
+    assert!(!s
+        .update_execution_and_enqueue(&done, ExecStatus::Requested, item("p1", "wf", at(0)))
+        .await
+        .unwrap());
+    assert_eq!(s.queue_len().await.unwrap(), 0);
+    assert!(s
+        .update_execution_and_enqueue(&done, ExecStatus::Running, item("p1", "wf", at(0)))
+        .await
+        .unwrap());
+    assert_eq!(
+        s.get_execution("c1").await.unwrap().unwrap().status,
+        ExecStatus::Succeeded
+    );
+    let claimed = s
+        .claim("w", at(1), Duration::from_secs(30), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed, vec![item("p1", "wf", at(0))]);
 }

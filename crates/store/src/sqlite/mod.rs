@@ -9,9 +9,11 @@ mod auth;
 mod catalog;
 mod checkpointer;
 mod executions;
+mod kv;
 mod queue;
 mod readers;
 mod schema;
+mod workflows;
 mod writer;
 
 use crate::{Error, Result};

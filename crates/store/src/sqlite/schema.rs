@@ -80,6 +80,27 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX queue_order ON queue (available_at, seq);
     "#,
+    // datastore key-value pairs (gale-datastore); expire_at in microseconds, NULL = never.
+    r#"
+    CREATE TABLE kv (
+        scope     TEXT NOT NULL,
+        name      TEXT NOT NULL,
+        id        TEXT NOT NULL,
+        expire_at INTEGER,
+        doc       TEXT NOT NULL,
+        PRIMARY KEY (scope, name)
+    );
+    CREATE INDEX kv_expire ON kv (expire_at) WHERE expire_at IS NOT NULL;
+    "#,
+    // workflow state (orquesta conductors, action-chain progress), one document per
+    // workflow execution, versioned for compare-and-set.
+    r#"
+    CREATE TABLE workflows (
+        execution_id TEXT PRIMARY KEY,
+        version      INTEGER NOT NULL,
+        doc          TEXT NOT NULL
+    );
+    "#,
 ];
 
 /// Bring the schema up to date. Refuses a database written by a newer Gale.
