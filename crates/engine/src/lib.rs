@@ -14,7 +14,7 @@ mod cancel;
 pub mod clock;
 mod env;
 mod output;
-pub mod params;
+pub use gale_params as params;
 mod recovery;
 mod register;
 mod request;

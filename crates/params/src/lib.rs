@@ -1,5 +1,7 @@
-//! The parameter pipeline of actions.md §2, as pure functions over a runner type, an action,
-//! the given parameters and the context (no storage, no I/O):
+//! gale-params owns the action parameter pipeline of actions.md §2, as pure functions over a
+//! runner type, an action, the given parameters and the context. It must not touch storage or do
+//! I/O (the engine requests executions with it, the rules engine renders rule action parameters
+//! with it, with `trigger` as an extra template variable):
 //!
 //! 1. [`render_live_params`] at request time (Jinja in given values and in defaults, dependency
 //!    graph, casting),
@@ -32,7 +34,10 @@ pub use mask::{
     mask_by_schema, mask_inquiry_response, mask_parameters, mask_result, secret_parameters, Secret,
 };
 pub use output::{validate_output, OutputError};
-pub use render::{is_jinja_expression, render_final_params, render_live_params, FinalParams};
+pub use render::{
+    is_jinja_expression, render_final_params, render_live_params, render_live_params_with,
+    FinalParams,
+};
 pub use validate::{check_immutable, merged_parameters, parameters_schema, validate_params};
 
 use gale_model::{Action, RunnerType};

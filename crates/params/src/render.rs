@@ -337,7 +337,20 @@ fn cast_by(spec: Option<&ParamSpec>, v: &Value) -> Result<Value, Error> {
 /// (rendered, cast) plus non-immutable parameters whose Jinja default rendered to something
 /// other than the raw default.
 pub fn render_live_params(input: &RenderInput<'_>) -> Result<Map<String, Value>, Error> {
+    render_live_params_with(input, &Map::new())
+}
+
+/// [`render_live_params`] with StackStorm's `additional_contexts`: extra plain values templates
+/// may read (the rules engine passes `{"trigger": <payload>}`). They are graph values like
+/// `action_context`, never returned as parameters.
+pub fn render_live_params_with(
+    input: &RenderInput<'_>,
+    additional: &Map<String, Value>,
+) -> Result<Map<String, Value>, Error> {
     let mut g = new_graph(input);
+    for (name, value) in additional {
+        g.set_value(name, value.clone());
+    }
     for (name, value) in input.params {
         process(&mut g, name, value.clone());
     }
