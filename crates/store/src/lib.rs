@@ -266,6 +266,7 @@ pub trait Store:
     + AuthStore
     + WorkQueue
     + KeyValueStore
+    + WorkflowStore
 {
 }
 impl<T> Store for T where
@@ -277,6 +278,7 @@ impl<T> Store for T where
         + AuthStore
         + WorkQueue
         + KeyValueStore
+        + WorkflowStore
 {
 }
 
