@@ -7,6 +7,7 @@
 
 pub mod action;
 pub mod auth;
+pub mod events;
 pub mod execution;
 pub mod id;
 pub mod pack;

@@ -10,6 +10,7 @@
 //! of a node go through one serialized writer that commits concurrent writes together, which is
 //! what lets an embedded database keep up with the engine.
 
+pub mod events;
 pub mod sqlite;
 pub mod suite;
 
@@ -18,6 +19,11 @@ use gale_model::{
     Action, ApiKey, ExecStatus, Execution, OutputRecord, Pack, RunnerType, Timestamp, Token,
 };
 use std::sync::Arc;
+
+pub use events::{
+    EnforcementFilter, InstanceCompletion, RuleStore, TraceFilter, TraceWrite,
+    TriggerInstanceFilter, TriggerInstanceStore, TriggerStore,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -266,6 +272,9 @@ pub trait Store:
     + AuthStore
     + WorkQueue
     + KeyValueStore
+    + TriggerStore
+    + RuleStore
+    + TriggerInstanceStore
     + WorkflowStore
 {
 }
@@ -278,6 +287,9 @@ impl<T> Store for T where
         + AuthStore
         + WorkQueue
         + KeyValueStore
+        + TriggerStore
+        + RuleStore
+        + TriggerInstanceStore
         + WorkflowStore
 {
 }

@@ -49,6 +49,8 @@ macro_rules! store_suite {
             workflow_state_compare_and_set,
             workflow_commit_is_all_or_nothing,
             child_status_and_parent_item_together,
+            trigger_types_triggers_and_rules,
+            trigger_instances_claim_once_and_complete,
         );
     };
     (@tests $fresh:path; $($name:ident),* $(,)?) => {
@@ -1461,4 +1463,167 @@ pub async fn child_status_and_parent_item_together<S: Store + ?Sized>(s: &S) {
         .await
         .unwrap();
     assert_eq!(claimed, vec![item("p1", "wf", at(0))]);
+}
+
+// ---- event side (gale-events) ----
+
+fn instance(id: &str, trigger: &str, t: Timestamp) -> gale_model::events::TriggerInstance {
+    gale_model::events::TriggerInstance {
+        id: id.into(),
+        trigger: trigger.into(),
+        payload: json!({"n": 1}),
+        occurrence_time: t,
+        status: gale_model::events::TriggerInstanceStatus::Pending,
+    }
+}
+
+pub async fn trigger_types_triggers_and_rules<S: Store + ?Sized>(s: &S) {
+    use gale_model::events::{Trigger, TriggerType};
+    let tt = s
+        .upsert_trigger_type(TriggerType::new("core", "st2.webhook"))
+        .await
+        .unwrap();
+    assert_eq!(tt.id.len(), 24);
+    let mut again = TriggerType::new("core", "st2.webhook");
+    again.description = Some("d".into());
+    let again = s.upsert_trigger_type(again).await.unwrap();
+    assert_eq!(again.id, tt.id, "upsert by ref keeps the id");
+    assert!(s.get_trigger_type("core.st2.webhook").await.unwrap().is_some());
+    assert!(s.get_trigger_type(&tt.id).await.unwrap().is_some());
+    assert_eq!(s.list_trigger_types(Some("other")).await.unwrap().len(), 0);
+
+    let mut t = Trigger::shadow(&TriggerType::new("p", "e"));
+    t.uid = "trigger:p:e:99914b932bd37a50b983c5e7c90ae93b".into();
+    let t = s.upsert_trigger(t).await.unwrap();
+    for key in ["p.e", t.id.as_str(), t.uid.as_str()] {
+        assert_eq!(s.get_trigger(key).await.unwrap().unwrap().id, t.id);
+    }
+    assert_eq!(s.list_triggers(Some("p.e")).await.unwrap().len(), 1);
+    assert!(s.delete_trigger("p.e").await.unwrap());
+    assert!(s.get_trigger("p.e").await.unwrap().is_none());
+
+    let rule = json!({"ref": "p.r", "pack": "p", "name": "r", "trigger": {"type": "p.e"}});
+    let created = s.create_rule(rule.clone()).await.unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    match s.create_rule(rule.clone()).await {
+        Err(Error::Conflict { existing_id, .. }) => assert_eq!(existing_id, id),
+        other => panic!("duplicate rule must conflict, got {other:?}"),
+    }
+    let updated = s.upsert_rule(rule).await.unwrap();
+    assert_eq!(updated["id"], json!(id));
+    s.upsert_rule(json!({"ref": "a.z", "pack": "a", "name": "z"}))
+        .await
+        .unwrap();
+    let refs: Vec<_> = s
+        .list_rules()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r["ref"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(refs, ["a.z", "p.r"]);
+    assert!(s.delete_rule(&id).await.unwrap());
+    assert!(s.get_rule("p.r").await.unwrap().is_none());
+}
+
+pub async fn trigger_instances_claim_once_and_complete<S: Store + ?Sized>(s: &S) {
+    use crate::events::{InstanceCompletion, TraceWrite, TriggerInstanceFilter};
+    use gale_model::events::{
+        EnforcementStatus, RuleEnforcement, Trace, TraceComponent, TriggerInstanceStatus,
+    };
+    let comp = |id: &str| TraceComponent {
+        object_id: id.into(),
+        component_ref: "p.e".into(),
+        updated_at: at(0),
+        caused_by: json!({}),
+    };
+    for i in 0..5 {
+        let ti = instance(&format!("ti{i}"), "p.e", at(i));
+        let trace = if i == 0 {
+            TraceWrite::New(Trace {
+                id: "tr0".into(),
+                uid: "trace:tr0".into(),
+                trace_tag: "tag".into(),
+                trigger_instances: vec![comp("ti0")],
+                rules: vec![],
+                action_executions: vec![],
+                start_timestamp: at(0),
+            })
+        } else {
+            TraceWrite::Append {
+                trace_id: format!("tr{}", i % 2),
+                component: comp(&ti.id),
+            }
+        };
+        s.create_trigger_instance(&ti, trace).await.unwrap();
+    }
+    // Concurrent claims never hand out the same instance twice.
+    let (a, b) = tokio::join!(s.claim_trigger_instances(3), s.claim_trigger_instances(3));
+    let mut ids: Vec<String> = a.unwrap().into_iter().chain(b.unwrap()).map(|t| t.id).collect();
+    ids.sort();
+    assert_eq!(ids, ["ti0", "ti1", "ti2", "ti3", "ti4"]);
+    assert!(s.claim_trigger_instances(10).await.unwrap().is_empty());
+    let processing = s
+        .trigger_instances_with_status(TriggerInstanceStatus::Processing)
+        .await
+        .unwrap();
+    assert_eq!(processing.len(), 5);
+    assert_eq!(processing[0].status, TriggerInstanceStatus::Processing);
+
+    let enf = RuleEnforcement {
+        id: "re1".into(),
+        trigger_instance_id: "ti0".into(),
+        rule: json!({"ref": "p.r", "id": "rid", "uid": "rule:p:r"}),
+        execution_id: Some("ex1".into()),
+        failure_reason: None,
+        status: EnforcementStatus::Succeeded,
+        enforced_at: at(1),
+    };
+    s.complete_trigger_instance(InstanceCompletion {
+        instance_id: "ti0".into(),
+        status: TriggerInstanceStatus::Processed,
+        enforcements: vec![enf.clone()],
+        trace_id: Some("tr0".into()),
+        rules: vec![comp("rid")],
+        executions: vec![comp("ex1")],
+    })
+    .await
+    .unwrap();
+    let ti0 = s.get_trigger_instance("ti0").await.unwrap().unwrap();
+    assert_eq!(ti0.status, TriggerInstanceStatus::Processed);
+    assert_eq!(s.get_rule_enforcement("re1").await.unwrap().unwrap(), enf);
+    let trace = s.trace_of_trigger_instance("ti0").await.unwrap().unwrap();
+    assert_eq!(trace.id, "tr0");
+    assert_eq!(trace.trigger_instances.len(), 3, "ti0, ti2 and ti4");
+    assert_eq!(trace.rules.len(), 1);
+    assert_eq!(s.trace_of_execution("ex1").await.unwrap().unwrap().id, "tr0");
+    // ti1 appended to a trace that did not exist: a new one was made.
+    assert_eq!(s.trace_of_trigger_instance("ti1").await.unwrap().unwrap().id, "tr1");
+
+    let (page, total) = s
+        .list_trigger_instances(&TriggerInstanceFilter {
+            status: Some(TriggerInstanceStatus::Processing),
+            limit: Some(2),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(total, 4);
+    assert_eq!(page[0].id, "ti4", "newest first");
+    let (by_rule, n) = s
+        .list_rule_enforcements(&crate::events::EnforcementFilter {
+            rule: Some("p.r".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((by_rule.len(), n), (1, 1));
+    let (traces, n) = s
+        .list_traces(&crate::events::TraceFilter {
+            execution: Some("ex1".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!((traces[0].id.as_str(), n), ("tr0", 1));
 }

@@ -8,6 +8,7 @@
 mod auth;
 mod catalog;
 mod checkpointer;
+mod events;
 mod executions;
 mod kv;
 mod queue;

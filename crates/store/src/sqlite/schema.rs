@@ -101,6 +101,67 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         doc          TEXT NOT NULL
     );
     "#,
+    // event side (gale-events): trigger types, triggers, rules, trigger instances, rule
+    // enforcements, traces and their membership links. Times in microseconds.
+    r#"
+    CREATE TABLE trigger_types (
+        id   TEXT PRIMARY KEY,
+        ref  TEXT NOT NULL UNIQUE,
+        pack TEXT NOT NULL,
+        doc  TEXT NOT NULL
+    );
+    CREATE TABLE triggers (
+        id   TEXT PRIMARY KEY,
+        ref  TEXT NOT NULL UNIQUE,
+        uid  TEXT NOT NULL,
+        type TEXT NOT NULL,
+        doc  TEXT NOT NULL
+    );
+    CREATE INDEX triggers_uid ON triggers (uid);
+    CREATE TABLE rules (
+        id   TEXT PRIMARY KEY,
+        ref  TEXT NOT NULL UNIQUE,
+        pack TEXT NOT NULL,
+        name TEXT NOT NULL,
+        doc  TEXT NOT NULL
+    );
+    CREATE TABLE trigger_instances (
+        seq             INTEGER PRIMARY KEY,
+        id              TEXT NOT NULL UNIQUE,
+        trigger         TEXT NOT NULL,
+        status          TEXT NOT NULL,
+        occurrence_time INTEGER NOT NULL,
+        doc             TEXT NOT NULL
+    );
+    CREATE INDEX trigger_instances_status ON trigger_instances (status, seq);
+    CREATE INDEX trigger_instances_time ON trigger_instances (occurrence_time);
+    CREATE TABLE rule_enforcements (
+        seq                 INTEGER PRIMARY KEY,
+        id                  TEXT NOT NULL UNIQUE,
+        trigger_instance_id TEXT NOT NULL,
+        rule_ref            TEXT NOT NULL,
+        rule_id             TEXT NOT NULL,
+        execution_id        TEXT,
+        enforced_at         INTEGER NOT NULL,
+        doc                 TEXT NOT NULL
+    );
+    CREATE INDEX rule_enforcements_instance ON rule_enforcements (trigger_instance_id);
+    CREATE INDEX rule_enforcements_time ON rule_enforcements (enforced_at);
+    CREATE TABLE traces (
+        seq       INTEGER PRIMARY KEY,
+        id        TEXT NOT NULL UNIQUE,
+        trace_tag TEXT NOT NULL,
+        start_ts  INTEGER NOT NULL,
+        doc       TEXT NOT NULL
+    );
+    CREATE INDEX traces_tag ON traces (trace_tag);
+    CREATE TABLE trace_links (
+        trace_id  TEXT NOT NULL,
+        kind      TEXT NOT NULL,
+        object_id TEXT NOT NULL,
+        PRIMARY KEY (kind, object_id, trace_id)
+    );
+    "#,
 ];
 
 /// Bring the schema up to date. Refuses a database written by a newer Gale.
