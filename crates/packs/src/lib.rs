@@ -16,6 +16,7 @@
 pub mod action;
 pub mod builtin;
 pub mod config;
+pub mod events;
 pub mod loader;
 pub mod overrides;
 pub mod pack;
