@@ -8,6 +8,11 @@
 //! so a cancel from the API and a worker finishing can never overwrite each other, and the queue
 //! item is acked once the execution is `running` — a process that dies mid-run leaves a
 //! `running` record that start-up recovery marks `abandoned`, as StackStorm does.
+//!
+//! Workflows (`orquesta`, `action-chain`, see the `workflow` module) use the same queue: an item for a
+//! workflow execution means "advance it"; each step commits the workflow state, the workflow
+//! execution and the children it starts in one transaction, and a child's final status is
+//! written together with its parent's item, so workflows survive a restart.
 
 mod cache;
 mod cancel;
@@ -20,6 +25,7 @@ mod register;
 mod request;
 mod stage;
 mod worker;
+mod workflow;
 
 pub mod bench;
 
@@ -157,6 +163,8 @@ pub(crate) struct Inner {
     pub(crate) workers: tokio::sync::Mutex<Option<worker::Pool>>,
     /// Set when shutdown begins: running executions that get cancelled become `abandoned`.
     pub(crate) shutting_down: CancellationToken,
+    /// One lock per workflow execution being advanced, so its steps never interleave.
+    pub(crate) wf_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Engine {
@@ -186,12 +194,14 @@ impl Engine {
                 hostname: env::hostname(),
                 workers: tokio::sync::Mutex::new(None),
                 shutting_down: CancellationToken::new(),
+                wf_locks: Mutex::new(HashMap::new()),
             }),
         }
     }
 
-    /// Register the registry's runner types, run start-up recovery (running/pausing/resuming →
-    /// abandoned, canceling → canceled, requested/scheduled/delayed re-queued), then start the
+    /// Register the registry's runner types, run start-up recovery (workflows in progress
+    /// continue; other running/pausing/resuming → abandoned, canceling → canceled,
+    /// requested/scheduled/delayed re-queued), then start the
     /// supervised worker tasks. Returns once they are started; calling it twice is a no-op.
     pub async fn start(&self) -> Result<(), Error> {
         let mut guard = self.inner.workers.lock().await;
@@ -246,6 +256,19 @@ impl Engine {
         requester: &str,
     ) -> Result<CancelOutcome, Error> {
         cancel::cancel_execution(&self.inner, id, requester).await
+    }
+
+    /// Pause a workflow execution (actions.md §3.7): `running` → `pausing`, cascading to child
+    /// workflows; `paused` once no task is active. Errors carry st2's HTTP 400 messages.
+    pub async fn pause_execution(&self, id: &str) -> Result<Execution, Error> {
+        let id = self.get_execution(id).await?.id;
+        workflow::pause_execution(&self.inner, &id).await
+    }
+
+    /// Resume a paused workflow execution: `paused` → `resuming` → `running`.
+    pub async fn resume_execution(&self, id: &str) -> Result<Execution, Error> {
+        let id = self.get_execution(id).await?.id;
+        workflow::resume_execution(&self.inner, &id).await
     }
 
     /// By id; `last` is the newest execution.

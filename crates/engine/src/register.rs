@@ -12,6 +12,13 @@ pub(crate) async fn register_runner_types(inner: &Inner) -> Result<usize, Error>
         inner.store.upsert_runner_type(rt).await?;
         n += 1;
     }
+    // Workflow runners are stepped by the engine, not run by a registry runner.
+    for rt in crate::workflow::runner_types::runner_types() {
+        if inner.runners.get(&rt.name).is_none() {
+            inner.store.upsert_runner_type(rt).await?;
+            n += 1;
+        }
+    }
     inner.cache.clear();
     Ok(n)
 }

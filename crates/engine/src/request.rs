@@ -11,7 +11,7 @@ use std::sync::Arc;
 use tracing::Instrument;
 
 /// Runner types whose actions are workflows (`liveaction.action_is_workflow`).
-const WORKFLOW_RUNNERS: [&str; 2] = ["orquesta", "action-chain"];
+pub(crate) const WORKFLOW_RUNNERS: [&str; 2] = ["orquesta", "action-chain"];
 
 /// The action, its runner type and its pack directory, from the cache or the store.
 pub(crate) async fn resolve(inner: &Inner, action_ref: &str) -> Result<Arc<Resolved>, Error> {
@@ -68,6 +68,56 @@ pub(crate) async fn request_execution(
 }
 
 async fn request_inner(inner: &Inner, req: ExecutionRequest) -> Result<Execution, Error> {
+    let parent_id = match &req.parent {
+        Some(p) => Some(p.clone()),
+        None => req
+            .context
+            .get("parent")
+            .and_then(|p| p.get("execution_id"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
+    };
+    let parent = match &parent_id {
+        Some(pid) => Some(inner.store.get_execution(pid).await?.ok_or_else(|| {
+            Error::Invalid(format!("Parent execution \"{pid}\" cannot be found."))
+        })?),
+        None => None,
+    };
+    let prepared = prepare(inner, &req, parent.as_ref(), false).await?;
+    tracing::Span::current().record("execution_id", tracing::field::display(&prepared.exec.id));
+    inner
+        .store
+        .create_execution(&prepared.exec, prepared.item.clone())
+        .await?;
+    link_child(inner, parent.as_ref(), &prepared.exec.id).await?;
+    if prepared.item.is_some() {
+        inner.wake.notify_one();
+    }
+    tracing::debug!(execution_id = %prepared.exec.id, "execution requested");
+    inner.publish(EngineEvent::ExecutionCreated(prepared.exec.clone()));
+    match prepared.error {
+        Some(e) => Err(Error::Params(e)),
+        None => Ok(prepared.exec),
+    }
+}
+
+/// A new execution record, ready to be stored: with its queue item, or failed (no item) with
+/// the parameter error that failed it.
+pub(crate) struct Prepared {
+    pub exec: Execution,
+    pub item: Option<QueueItem>,
+    pub error: Option<crate::params::Error>,
+}
+
+/// Steps 1–5 of the request pipeline without any store write, so a workflow can store its
+/// children together with its own state. `record_all_failures` makes every parameter error a
+/// failed record (workflow tasks must fail visibly); API requests only keep render failures.
+pub(crate) async fn prepare(
+    inner: &Inner,
+    req: &ExecutionRequest,
+    parent: Option<&Execution>,
+    record_all_failures: bool,
+) -> Result<Prepared, Error> {
     // 1. Resolve.
     let resolved = resolve(inner, &req.action_ref).await?;
     let action = &resolved.action;
@@ -81,21 +131,7 @@ async fn request_inner(inner: &Inner, req: ExecutionRequest) -> Result<Execution
     for (k, v) in &req.context {
         context.insert(k.clone(), v.clone());
     }
-    let parent_id = match &req.parent {
-        Some(p) => Some(p.clone()),
-        None => context
-            .get("parent")
-            .and_then(|p| p.get("execution_id"))
-            .and_then(Value::as_str)
-            .map(str::to_string),
-    };
-    let parent = match &parent_id {
-        Some(pid) => Some(inner.store.get_execution(pid).await?.ok_or_else(|| {
-            Error::Invalid(format!("Parent execution \"{pid}\" cannot be found."))
-        })?),
-        None => None,
-    };
-    if let Some(p) = &parent {
+    if let Some(p) = parent {
         if !context.get("parent").is_some_and(Value::is_object) {
             let mut pc = Map::new();
             pc.insert("execution_id".into(), json!(p.id));
@@ -118,8 +154,15 @@ async fn request_inner(inner: &Inner, req: ExecutionRequest) -> Result<Execution
 
     let now = inner.now();
     let id = gale_model::new_id();
-    tracing::Span::current().record("execution_id", tracing::field::display(&id));
-    let mut exec = new_execution(inner, &resolved, &id, now, &req, context, parent_id.clone());
+    let mut exec = new_execution(
+        inner,
+        &resolved,
+        &id,
+        now,
+        req,
+        context,
+        parent.map(|p| p.id.clone()),
+    );
 
     // 3.-5. Live parameters: render, cast, validate, immutable check.
     let live = stage::live_params(
@@ -133,7 +176,7 @@ async fn request_inner(inner: &Inner, req: ExecutionRequest) -> Result<Execution
             exec.liveaction.parameters = p.clone();
             exec.parameters = p;
         }
-        Err(e) if stage::creates_failed_record(&e) => {
+        Err(e) if record_all_failures || stage::creates_failed_record(&e) => {
             // A render failure still leaves a failed execution behind (§2.1 step 3).
             exec.parameters = req.parameters.clone();
             exec.liveaction.parameters = req.parameters.clone();
@@ -146,27 +189,27 @@ async fn request_inner(inner: &Inner, req: ExecutionRequest) -> Result<Execution
             });
             exec.end_timestamp = Some(now);
             exec.elapsed_seconds = Some(0.0);
-            inner.store.create_execution(&exec, None).await?;
-            link_child(inner, parent.as_ref(), &exec.id).await?;
-            inner.publish(EngineEvent::ExecutionCreated(exec));
-            return Err(Error::Params(e));
+            return Ok(Prepared {
+                exec,
+                item: None,
+                error: Some(e),
+            });
         }
         Err(e) => return Err(Error::Params(e)),
     }
 
-    // 6. Persist with its queue item, publish, wake a worker.
+    // 6. The queue item that will run it.
     let item = QueueItem {
         id: gale_model::new_id(),
         execution_id: id.clone(),
         available_at: now,
         attempts: 0,
     };
-    inner.store.create_execution(&exec, Some(item)).await?;
-    link_child(inner, parent.as_ref(), &exec.id).await?;
-    inner.wake.notify_one();
-    tracing::debug!(execution_id = %id, "execution requested");
-    inner.publish(EngineEvent::ExecutionCreated(exec.clone()));
-    Ok(exec)
+    Ok(Prepared {
+        exec,
+        item: Some(item),
+        error: None,
+    })
 }
 
 fn new_execution(

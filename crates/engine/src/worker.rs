@@ -4,7 +4,7 @@
 //! cancels running executions and waits for every task.
 
 use crate::output::BatchingSink;
-use crate::{env, params, request, stage, EngineEvent, Inner};
+use crate::{env, params, request, stage, workflow, Inner};
 use futures::FutureExt;
 use gale_model::{ExecStatus, Execution};
 use gale_runners::{CancellationToken, RunContext, RunOutcome, RunRequest};
@@ -194,16 +194,26 @@ async fn load(inner: &Inner, id: &str) -> Option<Execution> {
 }
 
 /// CAS write; publishes the new state on success.
+/// A workflow task's change that its workflow must hear about is written together with the
+/// workflow's work item (see [`workflow::write_execution`]).
 async fn write(
     inner: &Inner,
     exec: &Execution,
     expected: ExecStatus,
 ) -> Result<bool, gale_store::Error> {
-    let ok = inner.store.update_execution(exec, expected).await?;
-    if ok {
-        inner.publish(EngineEvent::ExecutionUpdated(exec.clone()));
+    workflow::write_execution(inner, exec, expected).await
+}
+
+/// Advance a workflow execution; the item is acked once the step is committed and released
+/// for a retry when it failed.
+async fn advance_workflow(inner: &Inner, item: &QueueItem, id: &str) {
+    match workflow::advance(inner, id).await {
+        Ok(()) => ack(inner, item).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "workflow step failed; retrying later");
+            nack(inner, item, inner.now() + chrono::Duration::seconds(1)).await;
+        }
     }
-    Ok(ok)
 }
 
 /// From a claimed item to `running`, then run. Every decision re-reads the record after a lost
@@ -227,10 +237,17 @@ async fn process_item(inner: &Inner, item: QueueItem) {
         }
     };
     let token = CancellationToken::new();
+    let is_workflow = workflow::is_workflow(&exec);
     for _ in 0..CAS_ATTEMPTS {
         let now = inner.now();
+        let started = exec.log.iter().any(|l| l.status == ExecStatus::Running);
         match exec.status {
             ExecStatus::Requested | ExecStatus::Delayed | ExecStatus::Scheduled => {}
+            // A started workflow: advance it (children finished, pause/resume/cancel).
+            s if is_workflow && !s.is_completed() && (started || s != ExecStatus::Canceling) => {
+                advance_workflow(inner, &item, &exec.id).await;
+                return;
+            }
             ExecStatus::Canceling | ExecStatus::Canceled => {
                 // Canceled while queued (§3.7).
                 let mut upd = exec.clone();
@@ -300,6 +317,11 @@ async fn process_item(inner: &Inner, item: QueueItem) {
         upd.liveaction.runner_info = runner_info(inner);
         insert_token(inner, &exec.id, &token);
         match write(inner, &upd, exec.status).await {
+            Ok(true) if is_workflow => {
+                remove_token(inner, &exec.id);
+                advance_workflow(inner, &item, &exec.id).await;
+                return;
+            }
             Ok(true) => {
                 ack(inner, &item).await;
                 run(inner, upd, token).await;
