@@ -1,0 +1,194 @@
+//! Triggers Gale emits when an execution completes (events.md §9.3):
+//! `core.st2.generic.notifytrigger` per notify route and `core.st2.generic.actiontrigger`.
+//!
+//! They are driven by the engine's broadcast of execution updates. Loss window (documented in
+//! COMPATIBILITY.md): a completion published while this listener lags more than the channel
+//! capacity behind, or while the process dies between the completion commit and the emit,
+//! produces no trigger instance — StackStorm has the same window between its liveaction
+//! update and the notifier's message.
+
+use crate::{emit, systypes, EmitContext, Inner};
+use gale_engine::EngineEvent;
+use gale_model::{ExecStatus, Execution};
+use serde_json::{json, Map, Value};
+use std::collections::HashSet;
+use std::sync::Arc;
+use tokio::sync::broadcast;
+
+/// Executions already notified; bounded (cleared when full — a repeat after that is only
+/// possible for an execution that completes twice, which the engine never does).
+const SEEN_CAP: usize = 100_000;
+
+pub(crate) async fn run(inner: Arc<Inner>, mut events: broadcast::Receiver<EngineEvent>) {
+    let mut seen: HashSet<String> = HashSet::new();
+    loop {
+        let ev = tokio::select! {
+            ev = events.recv() => ev,
+            _ = inner.stop.cancelled() => return,
+        };
+        let exec = match ev {
+            Ok(EngineEvent::ExecutionUpdated(e)) | Ok(EngineEvent::ExecutionCreated(e)) => e,
+            Ok(_) => continue,
+            Err(broadcast::error::RecvError::Lagged(n)) => {
+                tracing::warn!(
+                    missed = n,
+                    "execution updates missed; their action triggers are lost"
+                );
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        if !exec.status.is_completed() || seen.contains(&exec.id) {
+            continue;
+        }
+        if seen.len() >= SEEN_CAP {
+            seen.clear();
+        }
+        seen.insert(exec.id.clone());
+        if let Err(e) = on_completed(&inner, &exec).await {
+            tracing::error!(execution = %exec.id, error = %e, "cannot emit completion triggers");
+        }
+    }
+}
+
+/// Python `str()` of an aware UTC datetime: `2024-01-10 12:35:00.123456+00:00` (no fraction
+/// when the microseconds are 0).
+pub fn py_datetime_str(ts: &gale_model::Timestamp) -> String {
+    if ts.timestamp_subsec_micros() == 0 {
+        ts.format("%Y-%m-%d %H:%M:%S+00:00").to_string()
+    } else {
+        ts.format("%Y-%m-%d %H:%M:%S%.6f+00:00").to_string()
+    }
+}
+
+fn iso(ts: &gale_model::Timestamp) -> String {
+    ts.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string()
+}
+
+/// The `core.st2.generic.actiontrigger` payload.
+pub fn action_trigger_payload(exec: &Execution) -> Value {
+    let parameters = gale_params::mask_parameters(&exec.runner, &exec.action, &exec.parameters);
+    json!({
+        "execution_id": exec.id,
+        "status": exec.status.as_str(),
+        "start_timestamp": py_datetime_str(&exec.start_timestamp),
+        "action_name": exec.action.action_ref,
+        "action_ref": exec.action.action_ref,
+        "runner_ref": exec.runner.name,
+        "parameters": parameters,
+        "result": exec.result,
+    })
+}
+
+/// One `notifytrigger` payload per route of the matching notify sections.
+pub fn notify_payloads(exec: &Execution, notify: &Value) -> Vec<Value> {
+    let status = exec.status;
+    let sections: [(&str, bool, &str); 3] = [
+        ("on_complete", true, "completed."),
+        ("on_success", status == ExecStatus::Succeeded, "succeeded."),
+        (
+            "on_failure",
+            matches!(
+                status,
+                ExecStatus::Failed | ExecStatus::Timeout | ExecStatus::Abandoned
+            ),
+            "failed.",
+        ),
+    ];
+    let mut out = Vec::new();
+    for (key, applies, verb) in sections {
+        let Some(section) = notify.get(key).filter(|_| applies) else {
+            continue;
+        };
+        let message = section
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("Action {} {verb}", exec.action.action_ref));
+        let mut data = match section.get("data") {
+            Some(Value::Object(m)) => m.clone(),
+            _ => Map::new(),
+        };
+        data.insert("result".into(), json!(exec.result.to_string()));
+        let routes = section
+            .get("routes")
+            .or_else(|| section.get("channels"))
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let end = exec.end_timestamp.unwrap_or_else(gale_model::now);
+        for route in routes {
+            out.push(json!({
+                "execution_id": exec.id,
+                "status": status.as_str(),
+                "start_timestamp": iso(&exec.start_timestamp),
+                "end_timestamp": iso(&end),
+                "action_ref": exec.action.action_ref,
+                "runner_ref": exec.runner.name,
+                "channel": route,
+                "route": route,
+                "message": message,
+                "data": data,
+            }));
+        }
+    }
+    out
+}
+
+async fn on_completed(inner: &Inner, exec: &Execution) -> crate::Result<()> {
+    let trace_id = match exec
+        .context
+        .get("trace_context")
+        .and_then(|t| t.get("id_"))
+        .and_then(Value::as_str)
+    {
+        Some(id) => Some(id.to_string()),
+        None => inner
+            .store
+            .trace_of_execution(&exec.id)
+            .await?
+            .map(|t| t.id),
+    };
+    let ctx = || EmitContext {
+        trace_tag: None,
+        trace_id: trace_id.clone(),
+        caused_by: Some(json!({"type": "action_execution", "id": exec.id})),
+    };
+    if let Some(notify) = exec.liveaction.notify.as_ref().filter(|n| !n.is_null()) {
+        for payload in notify_payloads(exec, notify) {
+            emit(inner, systypes::NOTIFY_TRIGGER, payload, ctx()).await?;
+        }
+    }
+    if inner
+        .opts
+        .emit_when
+        .iter()
+        .any(|s| s == exec.status.as_str())
+    {
+        emit(
+            inner,
+            systypes::ACTION_TRIGGER,
+            action_trigger_payload(exec),
+            ctx(),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn python_datetime_str() {
+        let t = chrono::Utc
+            .with_ymd_and_hms(2024, 1, 10, 12, 35, 0)
+            .unwrap();
+        assert_eq!(py_datetime_str(&t), "2024-01-10 12:35:00+00:00");
+        let t = t + chrono::Duration::microseconds(123_456);
+        assert_eq!(py_datetime_str(&t), "2024-01-10 12:35:00.123456+00:00");
+        assert_eq!(iso(&t), "2024-01-10T12:35:00.123456+00:00");
+    }
+}
