@@ -54,6 +54,16 @@ pub trait ContextProvider: Send + Sync {
         let _ = ciphertext;
         Err("decrypt_kv is not available in this context".into())
     }
+    /// The current time for YAQL's `now()`. The default reads the system clock; the engine
+    /// and tests may pin it.
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+    }
+    /// The local UTC offset for YAQL's `localtz()`, in seconds east of UTC. Gale servers
+    /// keep time in UTC, so the default is 0.
+    fn local_offset_seconds(&self) -> i32 {
+        0
+    }
 }
 
 /// A provider with nothing behind it (used by `gale expr eval` and the conformance corpus).
@@ -80,6 +90,83 @@ pub enum Error {
 /// stringified with Python `str()` rules and spliced in (see the corpus README).
 pub fn evaluate(lang: Lang, text: &str, ctx: &Value) -> Result<Value, Error> {
     evaluate_with(lang, text, ctx, &NoProvider)
+}
+
+/// A result together with the integers that JSON numbers (64 bits) could only approximate.
+///
+/// Python integers are unbounded and Gale's template values hold 128 bits, but results cross
+/// crate boundaries as `serde_json::Value`, where such an integer becomes the nearest float
+/// (StackStorm cannot store them either: MongoDB integers are 64 bits). Tools that print a
+/// result (`gale expr eval`) use this to print the exact digits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Exact {
+    pub value: Value,
+    /// (JSON pointer into `value`, exact integer) for every approximated integer.
+    pub big_ints: Vec<(String, i128)>,
+}
+
+impl Exact {
+    /// JSON text of the value with the exact digits where it holds an approximation.
+    pub fn to_json_string(&self) -> String {
+        let mut out = String::new();
+        let mut path = String::new();
+        self.write(&self.value, &mut path, &mut out);
+        out
+    }
+
+    fn write(&self, v: &Value, path: &mut String, out: &mut String) {
+        if let Some((_, i)) = self.big_ints.iter().find(|(p, _)| p == path) {
+            out.push_str(&i.to_string());
+            return;
+        }
+        match v {
+            Value::Array(items) => {
+                out.push('[');
+                for (n, x) in items.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    let len = path.len();
+                    path.push_str(&format!("/{n}"));
+                    self.write(x, path, out);
+                    path.truncate(len);
+                }
+                out.push(']');
+            }
+            Value::Object(map) => {
+                out.push('{');
+                for (n, (k, x)) in map.iter().enumerate() {
+                    if n > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Value::String(k.clone()).to_string());
+                    out.push(':');
+                    let len = path.len();
+                    path.push('/');
+                    path.push_str(&k.replace('~', "~0").replace('/', "~1"));
+                    self.write(x, path, out);
+                    path.truncate(len);
+                }
+                out.push('}');
+            }
+            leaf => out.push_str(&leaf.to_string()),
+        }
+    }
+}
+
+/// Like [`evaluate_with`], also reporting the integers too large for JSON numbers exactly.
+pub fn evaluate_exact(
+    lang: Lang,
+    text: &str,
+    ctx: &Value,
+    provider: &dyn ContextProvider,
+) -> Result<Exact, Error> {
+    let (value, big_ints) =
+        jinja::convert::with_exact_ints(|| evaluate_with(lang, text, ctx, provider));
+    Ok(Exact {
+        value: value?,
+        big_ints,
+    })
 }
 
 /// Like [`evaluate`], with engine-supplied data behind `st2kv` and `task`.

@@ -41,8 +41,12 @@ pub fn run(args: ExprArgs) -> Result<ExitCode> {
             let expr = expr.context("an expression is required (or use --batch)")?;
             let lang: gale_expr::Lang = lang.parse()?;
             let ctx: Value = serde_json::from_str(&ctx).context("--ctx is not valid JSON")?;
-            let value = gale_expr::evaluate(lang, &expr, &ctx)?;
-            println!("{}", serde_json::to_string_pretty(&value)?);
+            let value = gale_expr::evaluate_exact(lang, &expr, &ctx, &gale_expr::NoProvider)?;
+            if value.big_ints.is_empty() {
+                println!("{}", serde_json::to_string_pretty(&value.value)?);
+            } else {
+                println!("{}", value.to_json_string());
+            }
             Ok(ExitCode::SUCCESS)
         }
     }
@@ -58,7 +62,7 @@ fn batch() -> Result<ExitCode> {
         }
         let answer = match serde_json::from_str::<Value>(&line) {
             Ok(case) => answer_case(&case),
-            Err(e) => json!({"id": null, "error": format!("invalid case line: {e}")}),
+            Err(e) => json!({"id": null, "error": format!("invalid case line: {e}")}).to_string(),
         };
         writeln!(out, "{answer}")?;
         out.flush()?;
@@ -66,16 +70,17 @@ fn batch() -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn answer_case(case: &Value) -> Value {
+fn answer_case(case: &Value) -> String {
     let id = case.get("id").cloned().unwrap_or(Value::Null);
     let lang = case.get("lang").and_then(Value::as_str).unwrap_or("yaql");
     let expr = case.get("expr").and_then(Value::as_str).unwrap_or("");
     let ctx = case.get("ctx").cloned().unwrap_or_else(|| json!({}));
     let result = lang
         .parse::<gale_expr::Lang>()
-        .and_then(|lang| gale_expr::evaluate(lang, expr, &ctx));
+        .and_then(|lang| gale_expr::evaluate_exact(lang, expr, &ctx, &gale_expr::NoProvider));
     match result {
-        Ok(v) => json!({"id": id, "result": v}),
-        Err(e) => json!({"id": id, "error": e.to_string()}),
+        // Written by hand so integers beyond 64 bits keep their digits.
+        Ok(v) => format!(r#"{{"id":{id},"result":{}}}"#, v.to_json_string()),
+        Err(e) => json!({"id": id, "error": e.to_string()}).to_string(),
     }
 }

@@ -21,6 +21,64 @@ pub fn undefined_err() -> MjError {
 /// JSON value of a minijinja value. Undefined is an error (StrictUndefined); objects that are
 /// not data (functions, macros) are a `TypeError`.
 pub fn to_json(v: &MjValue) -> Result<Value, MjError> {
+    conv(v, &mut None)
+}
+
+thread_local! {
+    /// Present while [`with_exact_ints`] runs: the integers beyond 64 bits that the final
+    /// result conversion could only approximate, by JSON pointer.
+    static EXACT: std::cell::RefCell<Option<Vec<(String, i128)>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f`, collecting the integers beyond 64 bits that [`result_to_json`] approximated.
+pub fn with_exact_ints<T>(f: impl FnOnce() -> T) -> (T, Vec<(String, i128)>) {
+    let outer = EXACT.with(|e| e.replace(Some(Vec::new())));
+    let out = f();
+    let found = EXACT.with(|e| e.replace(outer)).unwrap_or_default();
+    (out, found)
+}
+
+/// The conversion of an evaluation's typed result: [`to_json`], noting (when asked for by
+/// [`with_exact_ints`]) where integers too large for JSON numbers were approximated.
+pub fn result_to_json(v: &MjValue) -> Result<Value, MjError> {
+    if !EXACT.with(|e| e.borrow().is_some()) {
+        return to_json(v);
+    }
+    let mut rec = Some(Rec::default());
+    let out = conv(v, &mut rec)?;
+    if let Some(rec) = rec {
+        EXACT.with(|e| {
+            if let Some(found) = e.borrow_mut().as_mut() {
+                found.extend(rec.found);
+            }
+        });
+    }
+    Ok(out)
+}
+
+#[derive(Default)]
+struct Rec {
+    /// JSON pointer of the value being converted.
+    path: String,
+    found: Vec<(String, i128)>,
+}
+
+fn child<T>(rec: &mut Option<Rec>, segment: &str, f: impl FnOnce(&mut Option<Rec>) -> T) -> T {
+    let len = rec.as_ref().map(|r| r.path.len());
+    if let Some(r) = rec.as_mut() {
+        r.path.push('/');
+        r.path
+            .push_str(&segment.replace('~', "~0").replace('/', "~1"));
+    }
+    let out = f(rec);
+    if let (Some(r), Some(len)) = (rec.as_mut(), len) {
+        r.path.truncate(len);
+    }
+    out
+}
+
+fn conv(v: &MjValue, rec: &mut Option<Rec>) -> Result<Value, MjError> {
     if v.downcast_object_ref::<super::pyops::CondUndefined>()
         .is_some()
     {
@@ -33,15 +91,24 @@ pub fn to_json(v: &MjValue) -> Result<Value, MjError> {
         ValueKind::Undefined => return Err(undefined_err()),
         ValueKind::None => Value::Null,
         ValueKind::Bool => Value::Bool(v.is_true()),
-        ValueKind::Number => number_to_json(v),
+        ValueKind::Number => {
+            if let (Some(r), true) = (rec.as_mut(), v.is_integer()) {
+                if i64::try_from(v.clone()).is_err() && u64::try_from(v.clone()).is_err() {
+                    if let Ok(i) = i128::try_from(v.clone()) {
+                        r.found.push((r.path.clone(), i));
+                    }
+                }
+            }
+            number_to_json(v)
+        }
         ValueKind::String => Value::String(v.as_str().unwrap_or_default().to_string()),
         ValueKind::Bytes => {
             Value::String(String::from_utf8_lossy(v.as_bytes().unwrap_or(&[])).into())
         }
         ValueKind::Seq | ValueKind::Iterable => {
             let mut out = Vec::new();
-            for item in v.try_iter()? {
-                out.push(to_json(&item)?);
+            for (i, item) in v.try_iter()?.enumerate() {
+                out.push(child(rec, &i.to_string(), |rec| conv(&item, rec))?);
             }
             Value::Array(out)
         }
@@ -63,7 +130,8 @@ pub fn to_json(v: &MjValue) -> Result<Value, MjError> {
                     Some(s) => s.to_string(),
                     None => py_str(&key)?,
                 };
-                out.insert(k, to_json(&item)?);
+                let x = child(rec, &k, |rec| conv(&item, rec))?;
+                out.insert(k, x);
             }
             Value::Object(out)
         }

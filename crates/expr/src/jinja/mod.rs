@@ -8,7 +8,7 @@
 //! source; [`OrquestaContext`] converts a context once for many evaluations.
 
 mod compile;
-mod convert;
+pub(crate) mod convert;
 mod env;
 mod fast;
 mod methods;
@@ -443,7 +443,7 @@ fn expand(text: &str, root: &Root<'_>, depth: usize) -> Result<Value, Error> {
         } else {
             output = match expanded {
                 Some(v) => v,
-                None => convert::to_json(&result).map_err(map_err)?,
+                None => convert::result_to_json(&result).map_err(map_err)?,
             };
         }
     }

@@ -606,3 +606,45 @@ fn jinja_bench_parts() {
         n as f64 / (thread_cpu_secs() - c)
     );
 }
+
+#[test]
+fn exact_reports_integers_beyond_64_bits() {
+    use crate::{evaluate_exact, Lang, NoProvider};
+    let ctx = json!({"n": 10_000_000_000i64});
+    let e = evaluate_exact(
+        Lang::Jinja,
+        "{{ 10000000000 * 10000000000 }}",
+        &ctx,
+        &NoProvider,
+    )
+    .unwrap();
+    assert_eq!(
+        e.big_ints,
+        vec![(String::new(), 100_000_000_000_000_000_000i128)]
+    );
+    assert_eq!(e.to_json_string(), "100000000000000000000");
+    // Nested, next to ordinary values; keys with '/' are escaped in the pointer.
+    let e = evaluate_exact(
+        Lang::Jinja,
+        "{{ {'a/b': [1, ctx().n * ctx().n * -1], 'c': 2.5} }}",
+        &ctx,
+        &NoProvider,
+    )
+    .unwrap();
+    assert_eq!(
+        e.big_ints,
+        vec![("/a~1b/1".to_string(), -100_000_000_000_000_000_000i128)]
+    );
+    assert_eq!(
+        e.to_json_string(),
+        r#"{"a/b":[1,-100000000000000000000],"c":2.5}"#
+    );
+    // Without big integers the text is plain JSON, and nothing leaks into later calls.
+    let e = evaluate_exact(Lang::Jinja, "{{ [1, 'x'] }}", &ctx, &NoProvider).unwrap();
+    assert!(e.big_ints.is_empty());
+    assert_eq!(e.to_json_string(), r#"[1,"x"]"#);
+    assert_eq!(
+        crate::evaluate(Lang::Jinja, "{{ 10000000000 * 10000000000 }}", &ctx).unwrap(),
+        json!(1e20)
+    );
+}

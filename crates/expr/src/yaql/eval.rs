@@ -8,9 +8,9 @@ use indexmap::IndexSet;
 use serde_json::Value as J;
 
 use super::ast::{Arg, BinOp, Expr, Kind, Lit, UnOp};
-use super::stdlib;
 use super::value::{py_cmp, py_eq, Dict, Key, OwnedDict, Scope, Str, Value};
 use super::YaqlError;
+use super::{datetime, stdlib};
 use crate::ContextProvider;
 
 /// Deepest nesting of evaluation (sub-expressions, lambda and `def` calls).
@@ -209,6 +209,9 @@ impl<'a> Ev<'a> {
         let v = self.eval(x, sc)?;
         match op {
             UnOp::Not => Ok(Value::Bool(!v.truthy())),
+            UnOp::Plus | UnOp::Neg if matches!(v, Value::TimeSpan(_)) => {
+                datetime::unary(op, &v, e.pos).unwrap_or_else(|| Err(no_match("#unary", e.pos)))
+            }
             UnOp::Plus => match v {
                 Value::Int(_) | Value::Float(_) => Ok(v),
                 _ => Err(no_match("#unary_operator_+", e.pos)),
@@ -249,6 +252,11 @@ impl<'a> Ev<'a> {
 
     pub fn binop(&self, op: BinOp, a: Value<'a>, b: Value<'a>, pos: usize) -> R<'a> {
         let name = || format!("#operator_{}", op.symbol());
+        if matches!(op, BinOp::Add | BinOp::Sub | BinOp::Mul | BinOp::Div) {
+            if let Some(r) = datetime::binop(op, &a, &b, pos) {
+                return r;
+            }
+        }
         match op {
             BinOp::Eq => Ok(Value::Bool(py_eq(&a, &b))),
             BinOp::Ne => Ok(Value::Bool(!py_eq(&a, &b))),
@@ -431,6 +439,9 @@ impl<'a> Ev<'a> {
     pub fn attr(&self, recv: &Value<'a>, name: &str, pos: usize) -> R<'a> {
         match recv {
             Value::Dict(d) => d.get_str(name).ok_or_else(|| key_error(name, pos)),
+            Value::DateTime(_) | Value::TimeSpan(_) => {
+                datetime::property(recv, name, pos).unwrap_or_else(|| Err(key_error(name, pos)))
+            }
             v if v.is_iterable() => {
                 let mut out = Vec::new();
                 for x in self.iterate(v)? {

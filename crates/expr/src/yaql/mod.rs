@@ -7,6 +7,9 @@
 //! under a step budget and a depth limit so hostile input fails with [`Error::Budget`].
 
 mod ast;
+mod datetime;
+#[cfg(test)]
+mod datetime_tests;
 mod eval;
 mod lexer;
 mod parser;

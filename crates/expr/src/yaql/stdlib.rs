@@ -19,7 +19,7 @@ use super::pyre::{Groups, RegexVal};
 use super::value::{
     float_repr, py_cmp, py_eq, py_str, to_json, Dict, Gen, Key, Ordered, OwnedDict, Scope, Value,
 };
-use super::YaqlError;
+use super::{datetime, YaqlError};
 use crate::functions::{self, FnContext};
 
 /// (callable as a function, callable as a method) for every name defined here.
@@ -46,7 +46,8 @@ fn style(name: &str) -> Option<(bool, bool)> {
         "toUpper" | "toLower" | "split" | "rightSplit" | "join" | "trim" | "trimLeft"
         | "trimRight" | "replace" | "substring" | "indexOf" | "lastIndexOf" | "toCharArray"
         | "startsWith" | "endsWith" => M,
-        // date_time's format(); datetimes are not supported, so no call ever matches
+        // date_time
+        "datetime" | "timespan" | "now" | "localtz" | "utctz" | "isDatetime" | "isTimespan" => F,
         "format" => M,
         // collections
         "list" | "dict" | "isDict" | "isList" | "isSet" => F,
@@ -205,7 +206,24 @@ pub fn dispatch<'a>(c: &Call<'a, '_>) -> R<'a> {
         "join" => join(c),
         "trim" | "trimLeft" | "trimRight" => std_trim(c),
         "norm" | "isEmpty" => std_norm(c),
-        "replace" => replace(c),
+        "replace" => match c.val(0)? {
+            Value::DateTime(dt) => datetime::replace(c, &dt),
+            _ => replace(c),
+        },
+        "format" => match c.val(0)? {
+            Value::DateTime(dt) => {
+                c.only_kw(&["format"])?;
+                let f = match (c.n(), c.kw("format")?) {
+                    (2, None) => c.val(1)?,
+                    (1, Some(f)) => f,
+                    _ => return Err(c.nomatch()),
+                };
+                let f = f.as_str().ok_or_else(|| c.nomatch_types(&[&f]))?;
+                Ok(Value::string(datetime::strftime(&dt, f, c.pos)?))
+            }
+            other => Err(c.nomatch_types(&[&other])),
+        },
+        name if datetime::is_function(name) => datetime::call(c),
         "substring" => std_substring(c),
         "indexOf" | "lastIndexOf" => index_of(c),
         "toCharArray" => std_to_char_array(c),

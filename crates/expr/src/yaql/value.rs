@@ -131,6 +131,10 @@ pub enum Value<'a> {
     Scope(Rc<Scope<'a>>),
     Gen(Rc<Gen<'a>>),
     Ordered(Rc<Ordered<'a>>),
+    /// yaql's `datetime` (always with a UTC offset).
+    DateTime(super::datetime::Dt),
+    /// yaql's `timespan` (Python `timedelta`), in microseconds.
+    TimeSpan(i128),
 }
 
 /// A value used as a dict key or set member: hashing and equality follow Python.
@@ -198,6 +202,8 @@ impl<'a> Value<'a> {
             Value::Regex(_) => "regex",
             Value::Scope(_) => "context",
             Value::Gen(_) => "iterator",
+            Value::DateTime(_) => "datetime",
+            Value::TimeSpan(_) => "timespan",
         }
     }
 
@@ -246,6 +252,7 @@ impl<'a> Value<'a> {
             Value::List(l) => !l.is_empty(),
             Value::Dict(d) => d.len() > 0,
             Value::Set(s) => !s.is_empty(),
+            Value::TimeSpan(us) => *us != 0,
             _ => true,
         }
     }
@@ -421,6 +428,9 @@ pub fn py_eq(a: &Value, b: &Value) -> bool {
         (Value::Regex(x), Value::Regex(y)) => Rc::ptr_eq(x, y),
         (Value::Scope(x), Value::Scope(y)) => Rc::ptr_eq(x, y),
         (Value::Gen(x), Value::Gen(y)) => Rc::ptr_eq(x, y),
+        (Value::DateTime(_), Value::DateTime(_)) | (Value::TimeSpan(_), Value::TimeSpan(_)) => {
+            super::datetime::cmp(a, b).is_some_and(|o| o.is_eq())
+        }
         _ => false,
     }
 }
@@ -462,6 +472,10 @@ pub fn py_hash(v: &Value) -> u64 {
         Value::Regex(r) => Rc::as_ptr(r) as usize as u64,
         Value::Scope(s) => Rc::as_ptr(s) as usize as u64,
         Value::Gen(g) => Rc::as_ptr(g) as usize as u64,
+        Value::DateTime(_) | Value::TimeSpan(_) => {
+            let i = super::datetime::hash(v).unwrap_or(0);
+            mix(i as u64 ^ ((i >> 64) as u64) ^ 0xd7)
+        }
     }
 }
 
@@ -478,7 +492,7 @@ pub fn py_cmp(a: &Value, b: &Value) -> Option<Ordering> {
             x.partial_cmp(&y)
         }
         (Value::Str(x), Value::Str(y)) => Some((**x).cmp(&**y)),
-        _ => None,
+        _ => super::datetime::cmp(a, b),
     }
 }
 
@@ -499,6 +513,8 @@ pub fn str_repr(s: &str) -> String {
 pub fn py_str(v: &Value, out: bool) -> String {
     match v {
         Value::Str(s) => s.to_string(),
+        Value::DateTime(dt) => super::datetime::dt_str(dt),
+        Value::TimeSpan(us) => super::datetime::span_str(*us),
         _ => py_repr(v, out),
     }
 }
@@ -569,6 +585,8 @@ fn write_repr(s: &mut String, v: &Value, out: bool) {
             let _ = write!(s, "re.compile({})", str_repr(&r.pattern));
         }
         Value::Scope(_) => s.push_str("<yaql.language.contexts.Context object>"),
+        Value::DateTime(dt) => s.push_str(&super::datetime::dt_repr(dt)),
+        Value::TimeSpan(us) => s.push_str(&super::datetime::span_repr(*us)),
         Value::Gen(g) => match &**g {
             Gen::Count(a, b) => {
                 if *b == 1 {
@@ -606,6 +624,9 @@ pub fn to_json(v: &Value, top: bool) -> Result<J, YaqlError> {
                 )
             })?,
         Value::Str(s) => J::String(s.to_string()),
+        // JSON has no date type: a datetime or timespan leaves as Python's str() of it.
+        Value::DateTime(dt) => J::String(super::datetime::dt_str(dt)),
+        Value::TimeSpan(us) => J::String(super::datetime::span_str(*us)),
         Value::List(_) | Value::Ordered(_) => {
             let mut out = Vec::new();
             for x in v.iter().into_iter().flatten() {
