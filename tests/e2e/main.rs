@@ -2,6 +2,7 @@
 //! CLI, real shell commands.
 
 mod harness;
+mod workflow;
 
 use harness::*;
 use serde_json::Value;

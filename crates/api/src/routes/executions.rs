@@ -573,10 +573,13 @@ async fn update_status(
                     exec.liveaction.id
                 )));
             }
-            Err(ApiError::bad_request(format!(
-                "Failed updating execution. Unable to {verb} liveaction \"{}\": pause and resume are not supported by Gale yet.",
-                exec.liveaction.id
-            )))
+            let updated = if verb == "pause" {
+                state.engine().pause_execution(&exec.id).await?
+            } else {
+                state.engine().resume_execution(&exec.id).await?
+            };
+            tracing::info!(execution = %updated.id, status = %updated.status, user = %requester.user, "workflow {verb} requested");
+            Ok(Json(Render::from_query(&q)?.value(&updated)))
         }
     }
 }

@@ -1,4 +1,4 @@
-//! `gale execution list|get|cancel|output|re-run`.
+//! `gale execution list|get|cancel|pause|resume|output|re-run`.
 
 use super::client::{q, Client, ClientOpts};
 use super::output;
@@ -41,6 +41,18 @@ enum ExecutionCmd {
     },
     /// Cancel executions.
     Cancel { ids: Vec<String> },
+    /// Pause workflow executions (orquesta, action-chain); tasks already running finish.
+    Pause {
+        ids: Vec<String>,
+        #[arg(short, long)]
+        json: bool,
+    },
+    /// Resume paused workflow executions.
+    Resume {
+        ids: Vec<String>,
+        #[arg(short, long)]
+        json: bool,
+    },
     /// Print the stored stdout/stderr of an execution.
     Output {
         id: String,
@@ -162,17 +174,11 @@ pub fn execution(opts: &ClientOpts, args: ExecutionArgs) -> Result<ExitCode> {
                 .map_err(|e| not_found(&id, e))?;
             print_execution(&ex, json);
             if show_tasks {
-                let children = c.get(&format!("/api/v1/executions/{id}/children/?depth=-1"))?;
-                let rows = children.as_array().cloned().unwrap_or_default();
+                let children = c.get(&format!("/api/v1/executions/{id}/children/?depth=1"))?;
+                let rows = task_rows(&children);
                 output::table(
                     &rows,
-                    &[
-                        "id",
-                        "status",
-                        "context.orquesta.task_name",
-                        "action.ref",
-                        "start_timestamp",
-                    ],
+                    &["id", "status", "task", "action.ref", "start_timestamp"],
                 );
             }
         }
@@ -183,6 +189,24 @@ pub fn execution(opts: &ClientOpts, args: ExecutionArgs) -> Result<ExitCode> {
                     Some(msg) => println!("{msg}"),
                     None => println!("action execution with id {id} canceled."),
                 }
+            }
+        }
+        ExecutionCmd::Pause { ids, json } => {
+            for id in ids {
+                let ex = c.put(
+                    &format!("/api/v1/executions/{id}"),
+                    &json!({"status": "pausing"}),
+                )?;
+                print_execution(&ex, json);
+            }
+        }
+        ExecutionCmd::Resume { ids, json } => {
+            for id in ids {
+                let ex = c.put(
+                    &format!("/api/v1/executions/{id}"),
+                    &json!({"status": "resuming"}),
+                )?;
+                print_execution(&ex, json);
             }
         }
         ExecutionCmd::Output { id, output_type } => {
@@ -226,11 +250,42 @@ pub fn execution(opts: &ClientOpts, args: ExecutionArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Child executions with a `task` column: the orquesta task name or the action-chain node.
+fn task_rows(children: &Value) -> Vec<Value> {
+    let mut rows = children.as_array().cloned().unwrap_or_default();
+    for r in &mut rows {
+        let task = output::lookup(r, "context.orquesta.task_name")
+            .or_else(|| output::lookup(r, "context.chain.name"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        if let Some(m) = r.as_object_mut() {
+            m.insert("task".into(), task);
+        }
+    }
+    rows
+}
+
 fn not_found(id: &str, e: anyhow::Error) -> anyhow::Error {
     match e.downcast_ref::<super::client::ApiError>() {
         Some(api) if api.status.as_u16() == 404 => {
             anyhow::anyhow!("Action Execution \"{id}\" is not found.")
         }
         _ => e,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_column_names_orquesta_tasks_and_chain_nodes() {
+        let rows = task_rows(&json!([
+            {"id": "1", "context": {"orquesta": {"task_name": "t1"}}},
+            {"id": "2", "context": {"chain": {"name": "c1"}}},
+            {"id": "3", "context": {}}
+        ]));
+        let tasks: Vec<&Value> = rows.iter().map(|r| &r["task"]).collect();
+        assert_eq!(tasks, [&json!("t1"), &json!("c1"), &Value::Null]);
     }
 }
