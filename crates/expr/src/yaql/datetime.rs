@@ -231,30 +231,7 @@ fn datetime_fn<'a>(c: &Call<'a, '_>) -> R<'a> {
             }
             let off = timespan_arg(c, arg(c, 7, "offset")?)?.unwrap_or(0);
             let tz = offset_of(off, c.pos)?;
-            let [y, mo, d, h, mi, s, us] = parts;
-            let field = |v: i128| u32::try_from(v).ok();
-            let date = i32::try_from(y)
-                .ok()
-                .filter(|y| (1..=9999).contains(y))
-                .zip(field(mo).zip(field(d)))
-                .and_then(|(y, (mo, d))| NaiveDate::from_ymd_opt(y, mo, d))
-                .ok_or_else(|| err("ValueError", "year, month or day is out of range", c.pos))?;
-            let time = field(h)
-                .zip(field(mi))
-                .zip(field(s).zip(field(us).filter(|us| *us < 1_000_000)))
-                .and_then(|((h, mi), (s, us))| NaiveTime::from_hms_micro_opt(h, mi, s, us))
-                .ok_or_else(|| {
-                    err(
-                        "ValueError",
-                        "hour, minute, second or microsecond is out of range",
-                        c.pos,
-                    )
-                })?;
-            let dt = tz
-                .from_local_datetime(&date.and_time(time))
-                .single()
-                .ok_or_else(|| err("ValueError", "invalid local time", c.pos))?;
-            checked(dt, c.pos)
+            checked(local_datetime(parts, tz, c.pos)?, c.pos)
         }
         // datetime(timestamp, offset => timespan(0))
         Some(ts @ (Value::Int(_) | Value::Float(_))) => {
@@ -508,25 +485,34 @@ pub fn replace<'a>(c: &Call<'a, '_>, dt: &Dt) -> R<'a> {
         Some(off) => offset_of(off, c.pos)?,
         None => *dt.offset(),
     };
+    checked(local_datetime(parts, tz, c.pos)?, c.pos)
+}
+
+/// A datetime from [year, month, day, hour, minute, second, microsecond] wall-clock fields at
+/// offset `tz`, with Python's range checks.
+fn local_datetime(parts: [i128; 7], tz: FixedOffset, pos: usize) -> Result<Dt, YaqlError> {
     let [y, mo, d, h, mi, s, us] = parts;
     let field = |v: i128| u32::try_from(v).ok();
-    let naive = i32::try_from(y)
+    let date = i32::try_from(y)
         .ok()
+        .filter(|y| (1..=9999).contains(y))
         .zip(field(mo).zip(field(d)))
         .and_then(|(y, (mo, d))| NaiveDate::from_ymd_opt(y, mo, d))
-        .zip(
-            field(h)
-                .zip(field(mi))
-                .zip(field(s).zip(field(us).filter(|us| *us < 1_000_000)))
-                .and_then(|((h, mi), (s, us))| NaiveTime::from_hms_micro_opt(h, mi, s, us)),
-        )
-        .map(|(d, t)| d.and_time(t))
-        .ok_or_else(|| err("ValueError", "a replaced field is out of range", c.pos))?;
-    let out = tz
-        .from_local_datetime(&naive)
+        .ok_or_else(|| err("ValueError", "year, month or day is out of range", pos))?;
+    let time = field(h)
+        .zip(field(mi))
+        .zip(field(s).zip(field(us).filter(|us| *us < 1_000_000)))
+        .and_then(|((h, mi), (s, us))| NaiveTime::from_hms_micro_opt(h, mi, s, us))
+        .ok_or_else(|| {
+            err(
+                "ValueError",
+                "hour, minute, second or microsecond is out of range",
+                pos,
+            )
+        })?;
+    tz.from_local_datetime(&date.and_time(time))
         .single()
-        .ok_or_else(|| err("ValueError", "invalid local time", c.pos))?;
-    checked(out, c.pos)
+        .ok_or_else(|| err("ValueError", "invalid local time", pos))
 }
 
 /// Microseconds of `dt` since the Unix epoch (UTC).
@@ -741,11 +727,19 @@ pub fn dt_repr(dt: &Dt) -> String {
     out
 }
 
+/// A timedelta's normalised (days, seconds 0..86400, microseconds 0..1e6), as Python keeps it.
+fn span_parts(us: i128) -> (i128, i128, i128) {
+    let rest = us.rem_euclid(US_PER_DAY);
+    (
+        us.div_euclid(US_PER_DAY),
+        rest / US_PER_SEC,
+        rest % US_PER_SEC,
+    )
+}
+
 /// Python `str(timedelta)`: `1 day, 2:03:04.000005`, `-1 day, 23:00:00`, `0:00:01`.
 pub fn span_str(us: i128) -> String {
-    let days = us.div_euclid(US_PER_DAY);
-    let rest = us.rem_euclid(US_PER_DAY);
-    let (secs, micros) = (rest / US_PER_SEC, rest % US_PER_SEC);
+    let (days, secs, micros) = span_parts(us);
     let mut out = String::new();
     if days != 0 {
         let plural = if days.abs() != 1 { "s" } else { "" };
@@ -766,9 +760,7 @@ pub fn span_str(us: i128) -> String {
 
 /// Python `repr(timedelta)`: `datetime.timedelta(days=1, seconds=5)`, `datetime.timedelta(0)`.
 pub fn span_repr(us: i128) -> String {
-    let days = us.div_euclid(US_PER_DAY);
-    let rest = us.rem_euclid(US_PER_DAY);
-    let (secs, micros) = (rest / US_PER_SEC, rest % US_PER_SEC);
+    let (days, secs, micros) = span_parts(us);
     let mut parts = Vec::new();
     if days != 0 {
         parts.push(format!("days={days}"));
