@@ -2,6 +2,7 @@
 //! CLI, real shell commands.
 
 mod harness;
+mod keys;
 mod workflow;
 
 use harness::*;

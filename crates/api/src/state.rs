@@ -57,6 +57,8 @@ struct Inner {
     /// Cancelled when the server starts shutting down: open event streams end, so the
     /// graceful HTTP shutdown does not wait on them.
     shutdown: CancellationToken,
+    /// The datastore behind `/keys`, set once at start-up (`gale server`).
+    datastore: std::sync::OnceLock<Arc<gale_datastore::Datastore>>,
 }
 
 impl AppState {
@@ -68,6 +70,7 @@ impl AppState {
                 config,
                 ready: AtomicBool::new(false),
                 shutdown: CancellationToken::new(),
+                datastore: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -93,5 +96,12 @@ impl AppState {
     }
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+    /// Attach the datastore (once; a second call is ignored).
+    pub fn set_datastore(&self, ds: Arc<gale_datastore::Datastore>) {
+        let _ = self.inner.datastore.set(ds);
+    }
+    pub fn datastore(&self) -> Option<&Arc<gale_datastore::Datastore>> {
+        self.inner.datastore.get()
     }
 }

@@ -40,6 +40,8 @@ enum Command {
     Runner(commands::resources::RunnerArgs),
     /// API keys: create, list, get, enable, disable, delete.
     Apikey(commands::auth::ApiKeyArgs),
+    /// Datastore key-value pairs: list, get, set, delete, load.
+    Key(commands::key::KeyArgs),
     /// Run the server: API, engine and runners in one process.
     Server(commands::server::ServerArgs),
     /// Benchmarks that print figures (server pipeline, expressions).
@@ -62,6 +64,7 @@ fn main() -> std::process::ExitCode {
         Command::Pack(args) => commands::resources::pack(&opts, args),
         Command::Runner(args) => commands::resources::runner(&opts, args),
         Command::Apikey(args) => commands::auth::apikey(&opts, args),
+        Command::Key(args) => commands::key::key(&opts, args),
         Command::Server(args) => commands::server::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Expr(args) => commands::expr::run(args),

@@ -5,6 +5,7 @@ pub mod actions;
 pub mod apikeys;
 pub mod executions;
 pub mod health;
+pub mod keys;
 pub mod packs;
 pub mod runners;
 pub mod stream;
@@ -26,7 +27,8 @@ pub fn router(state: AppState) -> Router {
         .merge(runners::routes())
         .merge(packs::routes())
         .merge(executions::routes())
-        .merge(apikeys::routes());
+        .merge(apikeys::routes())
+        .merge(keys::routes());
     let protected = Router::new()
         .nest("/api/v1", api)
         .route("/auth/v1/tokens/validate", post(tokens::validate))

@@ -3,6 +3,7 @@ pub mod bench;
 pub mod client;
 pub mod execution;
 pub mod expr;
+pub mod key;
 pub mod output;
 pub mod resources;
 pub mod run;

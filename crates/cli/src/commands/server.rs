@@ -42,6 +42,10 @@ pub struct ServerArgs {
     /// Token TTL in seconds (default and maximum), StackStorm's `auth.token_ttl`.
     #[arg(long, env = "GALE_TOKEN_TTL", default_value_t = 86_400)]
     pub token_ttl: u64,
+    /// Datastore crypto key file (StackStorm's `keyvalue.encryption_key_path`, same format).
+    /// Default: `<data-dir>/keys/datastore_key.json`, generated on first start.
+    #[arg(long, env = "GALE_ENCRYPTION_KEY_PATH")]
+    pub encryption_key_path: Option<PathBuf>,
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
@@ -96,6 +100,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         .chain(args.packs_dirs.iter().cloned())
         .collect();
     let state = AppState::new(engine.clone(), config);
+    open_datastore(&state, &args, &data_dir).await?;
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let server = {
@@ -126,6 +131,41 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     }
     engine.shutdown().await;
     startup
+}
+
+/// The datastore behind `/keys` and `st2kv`: a configured key file is used as is; the default
+/// one is generated on first start. Expired pairs are purged every minute until shutdown.
+async fn open_datastore(
+    state: &AppState,
+    args: &ServerArgs,
+    data_dir: &std::path::Path,
+) -> anyhow::Result<()> {
+    let key_path = match &args.encryption_key_path {
+        Some(p) => p.clone(),
+        None => {
+            let p = data_dir.join("keys").join("datastore_key.json");
+            if gale_datastore::ensure_key_file(&p)
+                .with_context(|| format!("cannot write the datastore key {}", p.display()))?
+            {
+                tracing::info!(path = %p.display(), "datastore crypto key generated");
+            }
+            p
+        }
+    };
+    let clock = state.engine().clock().clone();
+    let kv: Arc<dyn gale_store::KeyValueStore> = state.store().clone();
+    let datastore = gale_datastore::Datastore::open(
+        kv,
+        gale_datastore::DatastoreOptions {
+            key_path: Some(key_path),
+        },
+        Arc::new(move || clock.now()),
+    )
+    .await
+    .context("cannot open the datastore")?;
+    state.set_datastore(datastore.clone());
+    tokio::spawn(datastore.run_purger(Duration::from_secs(60), state.shutdown_token().clone()));
+    Ok(())
 }
 
 /// Users, runner types, built-in packs, then the engine's recovery and workers.
