@@ -57,6 +57,8 @@ struct Inner {
     /// Cancelled when the server starts shutting down: open event streams end, so the
     /// graceful HTTP shutdown does not wait on them.
     shutdown: CancellationToken,
+    /// The events service behind rules, triggers and webhooks, set once at start-up.
+    events: std::sync::OnceLock<gale_events::Events>,
     /// The datastore behind `/keys`, set once at start-up (`gale server`).
     datastore: std::sync::OnceLock<Arc<gale_datastore::Datastore>>,
 }
@@ -70,6 +72,7 @@ impl AppState {
                 config,
                 ready: AtomicBool::new(false),
                 shutdown: CancellationToken::new(),
+                events: std::sync::OnceLock::new(),
                 datastore: std::sync::OnceLock::new(),
             }),
         }
@@ -96,6 +99,13 @@ impl AppState {
     }
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.inner.shutdown
+    }
+    /// Attach the events service (once; a second call is ignored).
+    pub fn set_events(&self, events: gale_events::Events) {
+        let _ = self.inner.events.set(events);
+    }
+    pub fn events(&self) -> Option<&gale_events::Events> {
+        self.inner.events.get()
     }
     /// Attach the datastore (once; a second call is ignored).
     pub fn set_datastore(&self, ds: Arc<gale_datastore::Datastore>) {

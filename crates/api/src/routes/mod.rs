@@ -2,15 +2,19 @@
 //! creation) and everything else behind [`crate::auth::require_auth`].
 
 pub mod actions;
+pub mod enforcements;
 pub mod apikeys;
 pub mod executions;
 pub mod health;
 pub mod keys;
 pub mod packs;
+pub mod rules;
 pub mod runners;
 pub mod stream;
 pub mod tokens;
+pub mod triggers;
 pub mod user;
+pub mod webhooks;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -27,6 +31,10 @@ pub fn router(state: AppState) -> Router {
         .merge(runners::routes())
         .merge(packs::routes())
         .merge(executions::routes())
+        .merge(webhooks::routes())
+        .merge(rules::routes())
+        .merge(triggers::routes())
+        .merge(enforcements::routes())
         .merge(apikeys::routes())
         .merge(keys::routes());
     let protected = Router::new()

@@ -134,6 +134,7 @@ async fn register(
         .unwrap_or(true);
     let dirs = resolve(&state, &entries)?;
     let (mut runners, mut actions) = (0usize, 0usize);
+    let (mut rules, mut triggers) = (0usize, 0usize);
     let mut errors: Vec<String> = Vec::new();
     for dir in &dirs {
         let report = state
@@ -146,12 +147,21 @@ async fn register(
         runners += report.runners;
         actions += report.actions;
         errors.extend(report.errors);
+        // Trigger types and rules register with the pack, after its actions.
+        if let Some(ev) = state.events() {
+            let report = ev.register_pack_dir(dir, fail_on_failure).await?;
+            rules += report.rules;
+            triggers += report.trigger_types;
+            errors.extend(report.errors);
+        }
     }
     let mut counts = serde_json::Map::new();
     for key in COUNT_KEYS {
         let n = match *key {
             "runners" => runners,
             "actions" => actions,
+            "rules" => rules,
+            "triggers" => triggers,
             _ => 0,
         };
         counts.insert((*key).into(), json!(n));
