@@ -1,6 +1,7 @@
 //! `gale bench`: prints figures, asserts nothing. `server` starts a real `gale server` on a
 //! temporary data dir and drives it over HTTP like a client would; `expr` times the expression
-//! engine on the corpus README's performance cases.
+//! engine on the corpus README's performance cases; `workflow` rehearses the Orquesta benchmark
+//! workflows in-process, then runs them through a real server with `core.noop` tasks.
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
@@ -16,6 +17,8 @@ pub enum Suite {
     Server,
     Expr,
     Workflow,
+    /// Webhook → rule → core.noop latency and sustained webhook throughput (not in `all`).
+    Events,
 }
 
 #[derive(Args)]
@@ -46,6 +49,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     if matches!(args.suite, Suite::All | Suite::Expr) {
         expr(args.evals)?;
+    }
+    if matches!(args.suite, Suite::Events) {
+        super::bench_events::run()?;
     }
     if matches!(args.suite, Suite::All | Suite::Workflow) {
         workflows(&args.workflows)?;
@@ -92,7 +98,17 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn server(args: &BenchArgs) -> Result<()> {
+/// A `gale server` on a temporary data dir, logged in.
+struct Started {
+    proc_: ServerProc,
+    pid: u32,
+    url: String,
+    token: String,
+    http: reqwest::blocking::Client,
+    startup: Duration,
+}
+
+fn start_server() -> Result<Started> {
     let exe = std::env::current_exe().context("finding the gale binary")?;
     let dir = tempfile::tempdir().context("creating a temporary data dir")?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -133,9 +149,6 @@ fn server(args: &BenchArgs) -> Result<()> {
         }
         std::thread::sleep(Duration::from_millis(1));
     };
-    std::thread::sleep(Duration::from_secs(1));
-    let idle_rss = rss_kib(pid);
-
     let token: Value = http
         .post(format!("{url}/auth/v1/tokens"))
         .basic_auth("st2admin", Some(password))
@@ -147,6 +160,27 @@ fn server(args: &BenchArgs) -> Result<()> {
         .as_str()
         .context("no token in the auth response")?
         .to_string();
+    Ok(Started {
+        proc_,
+        pid,
+        url,
+        token,
+        http,
+        startup,
+    })
+}
+
+fn server(args: &BenchArgs) -> Result<()> {
+    let Started {
+        proc_,
+        pid,
+        url,
+        token,
+        http,
+        startup,
+    } = start_server()?;
+    std::thread::sleep(Duration::from_secs(1));
+    let idle_rss = rss_kib(pid);
 
     println!(
         "gale bench server ({} cores)",
@@ -423,5 +457,104 @@ fn workflows(dir: &std::path::Path) -> Result<()> {
             python / secs
         );
     }
+    server_workflows(dir)
+}
+
+/// The benchmark workflow with every task's action replaced by `core.noop`.
+fn noop_workflow(spec: &str) -> String {
+    spec.lines()
+        .map(|l| {
+            let t = l.trim_start();
+            if t.starts_with("action:") {
+                format!("{}action: core.noop", &l[..l.len() - t.len()])
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Run each benchmark workflow through a real server (children are real `core.noop`
+/// executions through the queue) and print task transitions per second: task executions
+/// completed over the workflow's wall time as the server recorded it.
+fn server_workflows(dir: &std::path::Path) -> Result<()> {
+    let Started {
+        proc_,
+        url,
+        token,
+        http,
+        ..
+    } = start_server()?;
+    let pack = tempfile::tempdir().context("creating the benchmark pack")?;
+    let root = pack.path().join("benchwf");
+    std::fs::create_dir_all(root.join("actions/workflows"))?;
+    std::fs::write(
+        root.join("pack.yaml"),
+        "ref: benchwf\nname: benchwf\ndescription: benchmark workflows\nversion: 1.0.0\nauthor: gale\n",
+    )?;
+    for (name, _) in PYTHON_WORKFLOW_SECS {
+        let spec = std::fs::read_to_string(dir.join(name).join("workflow.yaml"))
+            .with_context(|| format!("reading {name}/workflow.yaml"))?;
+        let action = name.replace('-', "_");
+        std::fs::write(
+            root.join(format!("actions/workflows/{action}.yaml")),
+            noop_workflow(&spec),
+        )?;
+        std::fs::write(
+            root.join(format!("actions/{action}.yaml")),
+            format!(
+                "name: {action}\nrunner_type: orquesta\nentry_point: workflows/{action}.yaml\nenabled: true\n"
+            ),
+        )?;
+    }
+    http.post(format!("{url}/api/v1/packs/register"))
+        .header("X-Auth-Token", &token)
+        .json(&json!({"packs": [root.display().to_string()]}))
+        .send()?
+        .error_for_status()
+        .context("registering the benchmark workflows")?;
+    println!("gale bench workflow (real server, core.noop tasks)");
+    println!(
+        "  {:<18} {:>12} {:>12} {:>18}",
+        "workflow", "tasks", "wall ms", "transitions/s"
+    );
+    for (name, _) in PYTHON_WORKFLOW_SECS {
+        let action = format!("benchwf.{}", name.replace('-', "_"));
+        let r: Value = http
+            .post(format!("{url}/api/v1/executions"))
+            .header("X-Auth-Token", &token)
+            .json(&json!({"action": action}))
+            .send()?
+            .error_for_status()?
+            .json()?;
+        let id = r["id"].as_str().context("no id in the execution")?;
+        let done = wait_done(&http, &url, &token, id)?;
+        let children: Value = http
+            .get(format!(
+                "{url}/api/v1/executions?parent={id}&limit=-1&include_attributes=id"
+            ))
+            .header("X-Auth-Token", &token)
+            .send()?
+            .error_for_status()?
+            .json()?;
+        let tasks = children.as_array().map(Vec::len).unwrap_or(0);
+        let ts = |k: &str| {
+            done[k]
+                .as_str()
+                .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+        };
+        let wall = match (ts("start_timestamp"), ts("end_timestamp")) {
+            (Some(a), Some(b)) => (b - a).num_microseconds().unwrap_or(0).max(1) as f64 / 1e6,
+            _ => f64::NAN,
+        };
+        println!(
+            "  {name:<18} {tasks:>12} {:>12.1} {:>18.0}  ({})",
+            wall * 1000.0,
+            tasks as f64 / wall,
+            done["status"].as_str().unwrap_or("?")
+        );
+    }
+    drop(proc_);
     Ok(())
 }
