@@ -478,6 +478,48 @@ async fn inspection_errors_fail_at_start() {
     e.shutdown().await;
 }
 
+const CONTENTS: &str = r#"
+version: 1.0
+tasks:
+  a:
+    action: core.nope
+    next:
+      - do: b
+  b:
+    action: core.local
+    input:
+      bogus: 1
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_actions_and_inputs_fail_inspection_like_st2() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(
+        dir.path(),
+        &[("contents", "orquesta", "contents.yaml", CONTENTS)],
+    )
+    .await;
+    let wf = e
+        .request_execution(req("wf.contents", json!({})))
+        .await
+        .unwrap();
+    let wf = done(&e, &wf.id).await;
+    assert_eq!(wf.status, ExecStatus::Failed);
+    let schema = r"properties.tasks.patternProperties.^\w+$";
+    assert_eq!(
+        wf.result,
+        json!({"errors": [
+            {"type": "content", "message": "The action \"core.nope\" is not registered in the database.",
+             "spec_path": "tasks.a.action", "schema_path": format!("{schema}.properties.action")},
+            {"type": "content", "message": "Action \"core.local\" is missing required input \"cmd\".",
+             "spec_path": "tasks.b.input", "schema_path": format!("{schema}.properties.input")},
+            {"type": "content", "message": "Action \"core.local\" has unexpected input \"bogus\".",
+             "spec_path": "tasks.b.input", "schema_path": format!("{schema}.properties.input")},
+        ], "output": null})
+    );
+    e.shutdown().await;
+}
+
 const CHAIN: &str = r#"
 vars:
   greeting: hello

@@ -148,6 +148,7 @@ async fn advance_locked(inner: &Inner, id: &str) -> Result<(), Error> {
         }
         let rec = inner.store.get_workflow(id).await?;
         let expected_version = rec.as_ref().map(|r| r.version);
+        let rec_doc = rec.as_ref().map(|r| r.doc.clone());
         let step = match exec.runner.name.as_str() {
             "orquesta" => orquesta::step(inner, &exec, rec).await?,
             _ => chain::step(inner, &exec, rec).await?,
@@ -164,6 +165,14 @@ async fn advance_locked(inner: &Inner, id: &str) -> Result<(), Error> {
             if !upd.children.contains(&c.id) {
                 upd.children.push(c.id.clone());
             }
+        }
+        // A duplicate item (several children finished, one step reported them all) changes
+        // nothing: skip the write, keep the cascades (they are idempotent).
+        let unchanged =
+            children.is_empty() && upd == exec && rec_doc.as_deref() == Some(doc.as_str());
+        if unchanged {
+            cascade(inner, &upd, cancel, pause, resume).await;
+            return Ok(());
         }
         let mut enqueue = Vec::new();
         if let Some(item) = parent_item(inner, &upd, exec.status) {
@@ -196,32 +205,43 @@ async fn advance_locked(inner: &Inner, id: &str) -> Result<(), Error> {
         if upd.status.is_completed() {
             tracing::info!(execution_id = %id, status = %upd.status, "workflow finished");
         }
-        let requester = upd
-            .context
-            .get("cancelled_by")
-            .and_then(Value::as_str)
-            .unwrap_or("stanley")
-            .to_string();
-        for c in cancel {
-            if let Err(e) = cancel::cancel_execution(inner, &c, &requester).await {
-                tracing::warn!(child = %c, error = %e, "could not cancel a workflow task");
-            }
-        }
-        for c in pause {
-            if let Err(e) = pause_execution(inner, &c).await {
-                tracing::debug!(child = %c, error = %e, "could not pause a workflow task");
-            }
-        }
-        for c in resume {
-            if let Err(e) = resume_execution(inner, &c).await {
-                tracing::debug!(child = %c, error = %e, "could not resume a workflow task");
-            }
-        }
+        cascade(inner, &upd, cancel, pause, resume).await;
         return Ok(());
     }
     Err(Error::Conflict(format!(
         "workflow \"{id}\" kept changing during its step"
     )))
+}
+
+/// Carry a workflow's cancel / pause / resume down to its tasks (after the step committed).
+async fn cascade(
+    inner: &Inner,
+    wf: &Execution,
+    cancel: Vec<String>,
+    pause: Vec<String>,
+    resume: Vec<String>,
+) {
+    let requester = wf
+        .context
+        .get("cancelled_by")
+        .and_then(Value::as_str)
+        .unwrap_or("stanley")
+        .to_string();
+    for c in cancel {
+        if let Err(e) = cancel::cancel_execution(inner, &c, &requester).await {
+            tracing::warn!(child = %c, error = %e, "could not cancel a workflow task");
+        }
+    }
+    for c in pause {
+        if let Err(e) = pause_execution(inner, &c).await {
+            tracing::debug!(child = %c, error = %e, "could not pause a workflow task");
+        }
+    }
+    for c in resume {
+        if let Err(e) = resume_execution(inner, &c).await {
+            tracing::debug!(child = %c, error = %e, "could not resume a workflow task");
+        }
+    }
 }
 
 /// Move `exec` to `to` (if legal), stamping the result for completed statuses.

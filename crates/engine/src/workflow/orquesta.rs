@@ -155,8 +155,10 @@ pub(crate) async fn load_definition(inner: &Inner, exec: &Execution) -> Result<S
     })
 }
 
-/// Flatten an inspection into st2's error list (`type` = category, sorted by type).
-fn inspection_errors(ins: &gale_orquesta::Inspection) -> Vec<Value> {
+/// Flatten an inspection into st2's error list: each entry's category becomes its `type`
+/// (an expression language that Orquesta put in `type` moves to `language`), sorted by type
+/// and schema path, as st2's workflow service does.
+fn inspection_errors(ins: &gale_orquesta::Inspection, contents: Vec<Value>) -> Vec<Value> {
     let mut out = Vec::new();
     for (kind, list) in [
         ("context", &ins.context),
@@ -167,12 +169,95 @@ fn inspection_errors(ins: &gale_orquesta::Inspection) -> Vec<Value> {
         for issue in list {
             let mut v = serde_json::to_value(issue).unwrap_or(Value::Null);
             if let Some(m) = v.as_object_mut() {
+                if let Some(lang) = m.remove("type") {
+                    m.insert("language".into(), lang);
+                }
                 m.insert("type".into(), json!(kind));
             }
             out.push(v);
         }
     }
+    out.extend(contents);
+    let field = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    out.sort_by_key(|v| (field(v, "type"), field(v, "schema_path")));
     out
+}
+
+const TASK_SCHEMA: &str = r"properties.tasks.patternProperties.^\w+$";
+
+/// st2's task content checks: every literal action exists and gets the inputs it declares.
+async fn inspect_contents(inner: &Inner, spec: &WorkflowSpec) -> Result<Vec<Value>, Error> {
+    let mut out = Vec::new();
+    for (name, task) in &spec.tasks {
+        let Some(action) = task.action_text() else {
+            continue;
+        };
+        if action.contains("<%") || action.contains("{{") || action.contains("{%") {
+            continue;
+        }
+        let entry = |message: String, what: &str| {
+            json!({
+                "type": "content",
+                "message": message,
+                "spec_path": format!("tasks.{name}.{what}"),
+                "schema_path": format!("{TASK_SCHEMA}.properties.{what}"),
+            })
+        };
+        let well_formed = action
+            .split_once('.')
+            .is_some_and(|(p, n)| !p.is_empty() && !n.is_empty());
+        if !well_formed {
+            out.push(entry(
+                format!("The action reference \"{action}\" is not formatted correctly."),
+                "action",
+            ));
+            continue;
+        }
+        let resolved = match request::resolve(inner, action).await {
+            Ok(r) => r,
+            Err(Error::ActionNotFound(_)) => {
+                out.push(entry(
+                    format!("The action \"{action}\" is not registered in the database."),
+                    "action",
+                ));
+                continue;
+            }
+            Err(e) => return Err(e),
+        };
+        let inputs = match &task.input {
+            None => Map::new(),
+            Some(Value::Object(m)) => m.clone(),
+            Some(_) => continue,
+        };
+        let schema = gale_model::params::merge_schemas(
+            &resolved.runner.runner_parameters,
+            &resolved.action.parameters,
+        );
+        let mut requires: Vec<&String> = schema
+            .iter()
+            .filter(|(k, p)| p.required() && !p.has_default() && !inputs.contains_key(*k))
+            .map(|(k, _)| k)
+            .collect();
+        requires.sort();
+        for p in requires {
+            out.push(entry(
+                format!("Action \"{action}\" is missing required input \"{p}\"."),
+                "input",
+            ));
+        }
+        if !schema.is_empty() {
+            let mut unexpected: Vec<&String> =
+                inputs.keys().filter(|k| !schema.contains_key(*k)).collect();
+            unexpected.sort();
+            for p in unexpected {
+                out.push(entry(
+                    format!("Action \"{action}\" has unexpected input \"{p}\"."),
+                    "input",
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn failed_start(exec: &Execution, now: gale_model::Timestamp, errors: Vec<Value>) -> StepResult {
@@ -189,18 +274,29 @@ fn failed_start(exec: &Execution, now: gale_model::Timestamp, errors: Vec<Value>
     }
 }
 
-async fn initialize(inner: &Inner, exec: &Execution) -> Result<Doc, Vec<Value>> {
-    let text = load_definition(inner, exec)
-        .await
-        .map_err(|m| vec![json!({"message": m})])?;
-    let spec = WorkflowSpec::from_yaml(&text).map_err(|e| {
-        vec![json!({"type": "syntax", "message": e.to_string(), "spec_path": null, "schema_path": null})]
-    })?;
+async fn initialize(inner: &Inner, exec: &Execution) -> Result<Result<Doc, Vec<Value>>, Error> {
+    let text = match load_definition(inner, exec).await {
+        Ok(t) => t,
+        Err(m) => return Ok(Err(vec![json!({"message": m})])),
+    };
+    let spec = match WorkflowSpec::from_yaml(&text) {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(Err(vec![json!({
+                "type": "syntax", "message": e.to_string(), "spec_path": null, "schema_path": null
+            })]))
+        }
+    };
     let ctx = workflow_context(inner, exec);
     let ins = inspect::inspect(&spec, Some(&ctx));
-    if !ins.is_empty() {
-        return Err(inspection_errors(&ins));
+    let contents = inspect_contents(inner, &spec).await?;
+    if !ins.is_empty() || !contents.is_empty() {
+        return Ok(Err(inspection_errors(&ins, contents)));
     }
+    Ok(start(exec, spec, ctx))
+}
+
+fn start(exec: &Execution, spec: WorkflowSpec, ctx: Map<String, Value>) -> Result<Doc, Vec<Value>> {
     // The workflow input is the action parameters with their defaults, runner ones excluded.
     let input = match crate::stage::final_params(
         &exec.action,
@@ -241,7 +337,7 @@ pub(crate) async fn step(
     let mut doc: Doc = match &rec {
         Some(r) => serde_json::from_str(&r.doc)
             .map_err(|e| Error::Invalid(format!("stored workflow state is unreadable: {e}")))?,
-        None => match initialize(inner, exec).await {
+        None => match initialize(inner, exec).await? {
             Ok(d) => d,
             Err(errors) => return Ok(failed_start(exec, now, errors)),
         },
