@@ -1,0 +1,13 @@
+//! ExtremeCloud IQ Site Engine integration (spec `site-engine.md`): the inbound webhook
+//! envelope and its normalisation into `siteengine.*` trigger payloads ([`envelope`]), the
+//! northbound GraphQL API client ([`nbi`]), the `siteengine-nbi` runner that runs the
+//! `siteengine` pack's actions with it ([`runner`]), and a Site Engine simulator for tests and
+//! demos ([`sim`]).
+//!
+//! This crate must not touch storage, the events service or the HTTP API: the webhook endpoint
+//! (in gale-api) calls [`envelope::normalize`] and dispatches the result; the server registers
+//! [`runner::SiteEngineRunner`]. Key choice: TLS is verified by default everywhere (rustls,
+//! optional CA bundle), and the simulator speaks real HTTPS with a CA made at start, so tests
+//! exercise the same trust path an operator's Site Engine does.
+
+pub mod envelope;
