@@ -360,3 +360,66 @@ fn action_chain_runs_through_the_server() {
     ]);
     assert!(stdout(&o).contains("recover"), "{}", stdout(&o));
 }
+
+#[test]
+fn repeated_kill9_never_runs_a_finished_task_twice() {
+    let mut s = Server::start();
+    let mut text = String::from("version: 1.0\ninput:\n  - file\ntasks:\n");
+    for i in 1..=20 {
+        text.push_str(&format!(
+            "  t{i}:\n    action: core.local cmd=\"echo t{i} >> <% ctx(file) %>\"\n"
+        ));
+        if i < 20 {
+            text.push_str(&format!("    next:\n      - do: t{}\n", i + 1));
+        }
+    }
+    register_pack(&s, &[("many", "orquesta", &text)]);
+    let file = s.dir.path().join("many.txt");
+    let o = s.gale(&[
+        "run",
+        "wfe2e.many",
+        &format!("file={}", file.display()),
+        "--async",
+    ]);
+    let id = async_id(&o);
+    // Kill at whatever point the workflow has reached, twice.
+    for wait_lines in [3, 8] {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while lines(&file).len() < wait_lines {
+            assert!(
+                Instant::now() < deadline,
+                "workflow stalled: {:?}",
+                lines(&file)
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        s.kill9();
+        s.restart();
+    }
+    let ex = s.wait_status(&id, |st| st != "running");
+    let got = lines(&file);
+    println!(
+        "after two kills: {} with {} tasks run",
+        ex["status"],
+        got.len()
+    );
+    let mut seen = std::collections::HashSet::new();
+    for l in &got {
+        assert!(seen.insert(l.clone()), "{l} ran twice: {got:?}");
+    }
+    match ex["status"].as_str() {
+        Some("succeeded") => {
+            let want: Vec<String> = (1..=20).map(|i| format!("t{i}")).collect();
+            assert_eq!(got, want);
+        }
+        // A kill that lands while a task runs abandons that task (as StackStorm does).
+        Some("failed") => {
+            let tasks = tasks_of(&s, &id);
+            assert!(
+                tasks.iter().any(|t| t["status"] == "abandoned"),
+                "{ex}\n{tasks:?}"
+            );
+        }
+        other => panic!("unexpected final status {other:?}: {ex}"),
+    }
+}
