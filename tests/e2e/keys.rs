@@ -234,3 +234,16 @@ fn key_bad_input_names_the_field() {
         stderr(&o)
     );
 }
+
+#[test]
+fn keys_survive_a_restart() {
+    let mut s = Server::start();
+    s.gale_json(&["key", "set", "kept", "v1"]);
+    s.gale_json(&["key", "set", "kept.secret", "pw", "-e"]);
+    s.restart(); // kill -9, then start on the same data dir (and the same key file)
+    assert_eq!(s.gale_json(&["key", "get", "kept"])["value"], "v1");
+    assert_eq!(
+        s.gale_json(&["key", "get", "kept.secret", "-d"])["value"],
+        "pw"
+    );
+}

@@ -3,6 +3,7 @@
 
 mod harness;
 mod keys;
+mod timers;
 mod workflow;
 
 use harness::*;

@@ -42,6 +42,8 @@ enum Command {
     Apikey(commands::auth::ApiKeyArgs),
     /// Datastore key-value pairs: list, get, set, delete, load.
     Key(commands::key::KeyArgs),
+    /// Timers (interval, cron, date triggers of rules): list, get.
+    Timer(commands::timer::TimerArgs),
     /// Run the server: API, engine and runners in one process.
     Server(commands::server::ServerArgs),
     /// Benchmarks that print figures (server pipeline, expressions).
@@ -65,6 +67,7 @@ fn main() -> std::process::ExitCode {
         Command::Runner(args) => commands::resources::runner(&opts, args),
         Command::Apikey(args) => commands::auth::apikey(&opts, args),
         Command::Key(args) => commands::key::key(&opts, args),
+        Command::Timer(args) => commands::timer::timer(&opts, args),
         Command::Server(args) => commands::server::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Expr(args) => commands::expr::run(args),

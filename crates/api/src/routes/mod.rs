@@ -11,6 +11,7 @@ pub mod packs;
 pub mod rules;
 pub mod runners;
 pub mod stream;
+pub mod timers;
 pub mod tokens;
 pub mod triggers;
 pub mod user;
@@ -36,7 +37,8 @@ pub fn router(state: AppState) -> Router {
         .merge(triggers::routes())
         .merge(enforcements::routes())
         .merge(apikeys::routes())
-        .merge(keys::routes());
+        .merge(keys::routes())
+        .merge(timers::routes());
     let protected = Router::new()
         .nest("/api/v1", api)
         .route("/auth/v1/tokens/validate", post(tokens::validate))

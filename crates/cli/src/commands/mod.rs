@@ -8,4 +8,5 @@ pub mod output;
 pub mod resources;
 pub mod run;
 pub mod server;
+pub mod timer;
 pub mod workflow;
