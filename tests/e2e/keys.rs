@@ -91,6 +91,18 @@ fn keys_set_get_list_delete_with_scopes_and_prefixes() {
         names(&s.gale_json(&["key", "list", "-p", "loaded."])),
         ["loaded.a", "loaded.b"]
     );
+    let o = s.gale(&["key", "delete_by_prefix", "-p", "loaded."]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("Deleted 2 keys"), "{}", stdout(&o));
+    assert!(s
+        .gale_json(&["key", "list", "-p", "loaded."])
+        .as_array()
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        names(&s.gale_json(&["key", "list"])),
+        ["app.db.port", "other"]
+    );
 }
 
 #[test]

@@ -100,6 +100,14 @@ enum KeyCmd {
         #[command(flatten)]
         scope: ScopeOpts,
     },
+    /// Delete every key-value pair whose name starts with a prefix.
+    #[command(name = "delete_by_prefix", alias = "delete-by-prefix")]
+    DeleteByPrefix {
+        #[arg(short, long)]
+        prefix: String,
+        #[command(flatten)]
+        scope: ScopeOpts,
+    },
     /// Load key-value pairs from a JSON or YAML file (a list of pairs or a name → value map).
     Load {
         file: PathBuf,
@@ -218,6 +226,25 @@ pub fn key(opts: &ClientOpts, args: KeyArgs) -> Result<ExitCode> {
             }
             c.delete(&format!("{}?{sq}", path(&name)))?;
             println!("Resource with id \"{name}\" has been successfully deleted.");
+        }
+        KeyCmd::DeleteByPrefix { prefix, scope } => {
+            let sq = scope_query(&scope);
+            let items = c.get(&format!(
+                "/api/v1/keys/?{sq}&prefix={}&limit=-1",
+                q(&prefix)
+            ))?;
+            let mut deleted = Vec::new();
+            for k in items.as_array().map(Vec::as_slice).unwrap_or(&[]) {
+                let Some(name) = k.get("name").and_then(Value::as_str) else {
+                    continue;
+                };
+                c.delete(&format!("{}?{sq}", path(name)))?;
+                deleted.push(name.to_string());
+            }
+            println!("Deleted {} keys", deleted.len());
+            if !deleted.is_empty() {
+                println!("Deleted key ids: {}", deleted.join(", "));
+            }
         }
         KeyCmd::Load {
             file,
