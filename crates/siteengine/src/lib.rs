@@ -11,3 +11,11 @@
 //! exercise the same trust path an operator's Site Engine does.
 
 pub mod envelope;
+pub mod nbi;
+pub mod runner;
+pub mod sim;
+
+pub use envelope::{normalize, Envelope, EnvelopeError, Normalized};
+pub use nbi::{Auth, NbiClient, NbiConfig, NbiError};
+pub use runner::SiteEngineRunner;
+pub use sim::{SimHandle, SimOptions};
