@@ -407,6 +407,45 @@ impl Timers {
         removed
     }
 
+    /// Reconcile with the current set of timer triggers (e.g. `store.list_triggers` for the
+    /// three [`TIMER_TYPES`] after any rule registration): new triggers and triggers whose
+    /// type or parameters changed are (re)scheduled, unchanged ones keep their phase, and
+    /// scheduled timers not in `triggers` are removed. Non-timer triggers are ignored. Returns
+    /// the triggers whose parameters were refused.
+    pub fn sync(&self, triggers: Vec<Trigger>) -> Vec<(Trigger, TimerError)> {
+        let wanted: std::collections::HashSet<String> = triggers
+            .iter()
+            .filter(|t| TIMER_TYPES.contains(&t.trigger_type.as_str()))
+            .map(|t| t.id.clone())
+            .collect();
+        let stale: Vec<String> = self
+            .lock()
+            .keys()
+            .filter(|id| !wanted.contains(*id))
+            .cloned()
+            .collect();
+        for id in stale {
+            self.remove(&id);
+        }
+        let mut refused = Vec::new();
+        for t in triggers {
+            if !TIMER_TYPES.contains(&t.trigger_type.as_str()) {
+                continue;
+            }
+            let unchanged = self.lock().get(&t.id).is_some_and(|s| {
+                s.trigger.trigger_type == t.trigger_type && s.trigger.parameters == t.parameters
+            });
+            if unchanged {
+                continue;
+            }
+            if let Err(e) = self.add(t.clone()) {
+                tracing::error!(trigger = %t.trigger_ref, error = %e, "timer not scheduled");
+                refused.push((t, e));
+            }
+        }
+        refused
+    }
+
     /// Every scheduled timer, soonest first (for `gale timer list`).
     pub fn list(&self) -> Vec<Scheduled> {
         let mut v: Vec<Scheduled> = self.lock().values().cloned().collect();

@@ -329,3 +329,33 @@ async fn run_loop_fires_on_the_clock_and_stops_on_cancel() {
     cancel.cancel();
     task.await.unwrap();
 }
+
+#[tokio::test]
+async fn sync_reconciles_with_the_stored_triggers() {
+    let (t, clock, _sink) = setup("2024-01-10T12:00:00Z");
+    let a = trigger("a", INTERVAL_TIMER, json!({"unit": "seconds", "delta": 10}));
+    let b = trigger("b", CRON_TIMER, json!({"hour": 5}));
+    let bad = trigger("bad", CRON_TIMER, json!({"hour": 25}));
+    let hook = trigger("hook", "core.st2.webhook", json!({"url": "x"}));
+    let refused = t.sync(vec![a.clone(), b.clone(), bad, hook]);
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0].0.id, "bad");
+    let ids = |t: &Timers| {
+        t.list()
+            .into_iter()
+            .map(|s| s.trigger.id)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&t), ["a", "b"]);
+    // unchanged triggers keep their phase
+    clock.advance(4);
+    t.sync(vec![a.clone(), b.clone()]);
+    assert_eq!(t.list()[0].next, at("2024-01-10T12:00:10Z"));
+    // changed parameters reschedule; missing triggers are removed
+    let a2 = trigger("a", INTERVAL_TIMER, json!({"unit": "seconds", "delta": 20}));
+    t.sync(vec![a2]);
+    assert_eq!(ids(&t), ["a"]);
+    assert_eq!(t.list()[0].next, at("2024-01-10T12:00:24Z"));
+    t.sync(vec![]);
+    assert!(t.list().is_empty());
+}
