@@ -222,6 +222,160 @@ mod tests {
         );
     }
 
+    /// The router itself (auth bypassed by inserting the requester), a real SQLite store and
+    /// datastore with a key file.
+    mod router {
+        use super::super::*;
+        use crate::auth::AuthMethod;
+        use axum::body::Body;
+        use axum::http::Request;
+        use http_body_util::BodyExt;
+        use serde_json::json;
+        use tower::ServiceExt;
+
+        struct Env {
+            app: Router,
+            _dir: tempfile::TempDir,
+        }
+
+        async fn env(with_datastore: bool) -> Env {
+            let dir = tempfile::tempdir().unwrap();
+            let store: gale_store::DynStore =
+                Arc::new(gale_store::sqlite::SqliteStore::open_in_memory().unwrap());
+            let engine = gale_engine::Engine::new(
+                store.clone(),
+                gale_runners::Registry::with_builtin(),
+                gale_engine::EngineOptions::default(),
+            );
+            let state = AppState::new(engine, crate::ApiConfig::new(dir.path()));
+            if with_datastore {
+                let key = dir.path().join("key.json");
+                gale_datastore::ensure_key_file(&key).unwrap();
+                let kv: Arc<dyn gale_store::KeyValueStore> = store;
+                let ds = Datastore::open(
+                    kv,
+                    gale_datastore::DatastoreOptions {
+                        key_path: Some(key),
+                    },
+                    Arc::new(gale_model::now),
+                )
+                .await
+                .unwrap();
+                state.set_datastore(ds);
+            }
+            let app = routes()
+                .layer(axum::Extension(Requester {
+                    user: "st2admin".into(),
+                    method: AuthMethod::ApiKey,
+                    location: "header",
+                }))
+                .with_state(state);
+            Env { app, _dir: dir }
+        }
+
+        impl Env {
+            async fn call(
+                &self,
+                method: &str,
+                uri: &str,
+                body: Option<Value>,
+            ) -> (u16, Value, Option<String>) {
+                let req = Request::builder()
+                    .method(method)
+                    .uri(uri)
+                    .header("content-type", "application/json")
+                    .body(
+                        body.map(|b| Body::from(b.to_string()))
+                            .unwrap_or_else(Body::empty),
+                    )
+                    .unwrap();
+                let resp = self.app.clone().oneshot(req).await.unwrap();
+                let status = resp.status().as_u16();
+                let total = resp
+                    .headers()
+                    .get("x-total-count")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+                let v = if bytes.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_slice(&bytes).unwrap()
+                };
+                (status, v, total)
+            }
+        }
+
+        #[tokio::test]
+        async fn put_get_list_delete() {
+            let e = env(true).await;
+            let (st, v, _) = e
+                .call(
+                    "PUT",
+                    "/keys/a.b",
+                    Some(json!({"name": "ignored", "value": "1"})),
+                )
+                .await;
+            assert_eq!(st, 200, "{v}");
+            assert_eq!(v["name"], "a.b", "the path names the key");
+            let (st, v, _) = e
+                .call(
+                    "PUT",
+                    "/keys/pw",
+                    Some(json!({"name": "pw", "value": "s3", "secret": true})),
+                )
+                .await;
+            assert_eq!((st, v["encrypted"].clone()), (200, json!(true)));
+            let ct = v["value"].clone();
+            let (_, v, _) = e.call("GET", "/keys/pw", None).await;
+            assert_eq!(v["value"], ct, "masked as ciphertext");
+            let (_, v, _) = e.call("GET", "/keys/pw?decrypt=True", None).await;
+            assert_eq!(v["value"], "s3");
+            let (st, v, total) = e.call("GET", "/keys?prefix=a.", None).await;
+            assert_eq!(st, 200);
+            assert_eq!(v.as_array().unwrap().len(), 1);
+            assert_eq!(total.as_deref(), Some("1"));
+            let (_, v, total) = e.call("GET", "/keys?limit=1", None).await;
+            assert_eq!(
+                (v.as_array().unwrap().len(), total.as_deref()),
+                (1, Some("2"))
+            );
+            let (st, _, _) = e.call("DELETE", "/keys/a.b", None).await;
+            assert_eq!(st, 204);
+            let (st, v, _) = e.call("GET", "/keys/a.b", None).await;
+            assert_eq!(st, 404);
+            assert_eq!(
+                v["faultstring"],
+                "Key with name: a.b and scope: st2kv.system not found!"
+            );
+            let (st, v, _) = e.call("DELETE", "/keys/a.b", None).await;
+            assert_eq!(st, 404, "{v}");
+            let (st, v, _) = e
+                .call("PUT", "/keys/x", Some(json!({"name": "x", "value": 5})))
+                .await;
+            assert_eq!(st, 400);
+            assert!(
+                v["faultstring"].as_str().unwrap().contains("\"value\""),
+                "{v}"
+            );
+            let (st, v, _) = e.call("GET", "/keys?scope=nope", None).await;
+            assert_eq!(
+                (st, v["faultstring"].clone()),
+                (400, json!("Invalid scope: st2kv.nope"))
+            );
+            let (st, _, _) = e.call("GET", "/keys/pw?user=bob", None).await;
+            assert_eq!(st, 403);
+        }
+
+        #[tokio::test]
+        async fn without_a_datastore_the_routes_are_unavailable() {
+            let e = env(false).await;
+            let (st, v, _) = e.call("GET", "/keys", None).await;
+            assert_eq!(st, 503);
+            assert_eq!(v["faultstring"], "The datastore is not available.");
+        }
+    }
+
     #[test]
     fn errors_map_to_stackstorm_statuses() {
         use axum::http::StatusCode as S;
