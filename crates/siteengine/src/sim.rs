@@ -127,36 +127,27 @@ impl State {
 
 /// A running simulator. Dropping it stops the server.
 pub struct SimHandle {
-    addr: SocketAddr,
-    ca_pem: String,
+    server: HttpsServer,
     state: Arc<State>,
-    cancel: CancellationToken,
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Drop for SimHandle {
-    fn drop(&mut self) {
-        self.cancel.cancel();
-    }
 }
 
 impl SimHandle {
     pub fn addr(&self) -> SocketAddr {
-        self.addr
+        self.server.addr()
     }
     pub fn port(&self) -> u16 {
-        self.addr.port()
+        self.addr().port()
     }
     pub fn host(&self) -> String {
-        self.addr.ip().to_string()
+        self.addr().ip().to_string()
     }
     /// `https://127.0.0.1:<port>`.
     pub fn base_url(&self) -> String {
-        format!("https://{}", self.addr)
+        format!("https://{}", self.addr())
     }
     /// PEM of the CA that signed the served certificate (unless `untrusted_cert`).
     pub fn ca_pem(&self) -> &str {
-        &self.ca_pem
+        self.server.ca_pem()
     }
     pub fn options(&self) -> &SimOptions {
         &self.state.opts
@@ -172,7 +163,7 @@ impl SimHandle {
             },
         );
         c.port = self.port();
-        c.ca_bundle = Some(self.ca_pem.clone());
+        c.ca_bundle = Some(self.ca_pem().to_string());
         c
     }
 
@@ -224,11 +215,8 @@ impl SimHandle {
     }
 
     /// Stops the server and waits for it.
-    pub async fn shutdown(mut self) {
-        self.cancel.cancel();
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
+    pub async fn shutdown(self) {
+        self.server.shutdown().await;
     }
 }
 
@@ -288,9 +276,47 @@ fn make_pki(untrusted: bool) -> Result<Pki, rcgen::Error> {
     })
 }
 
-/// Starts the simulator on `opts.bind`.
-pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
-    let pki = make_pki(opts.untrusted_cert).map_err(|e| SimError::Certificate(e.to_string()))?;
+/// An HTTPS server on loopback with its own CA: the simulator's transport, also usable by
+/// tests that need a real HTTPS endpoint (e.g. a webhook receiver for the sender script).
+/// Dropping it stops the server.
+pub struct HttpsServer {
+    addr: SocketAddr,
+    ca_pem: String,
+    cancel: CancellationToken,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl HttpsServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// PEM of the CA clients should trust (not the issuer in untrusted mode).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+    /// Stops accepting, ends open connections and waits for the server task.
+    pub async fn shutdown(mut self) {
+        self.cancel.cancel();
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for HttpsServer {
+    fn drop(&mut self) {
+        self.cancel.cancel();
+    }
+}
+
+/// Serves `app` over HTTPS on `bind` with a CA generated now; `untrusted_cert` presents a
+/// certificate from a different CA than [`HttpsServer::ca_pem`].
+pub async fn serve_https(
+    app: axum::Router,
+    bind: SocketAddr,
+    untrusted_cert: bool,
+) -> Result<HttpsServer, SimError> {
+    let pki = make_pki(untrusted_cert).map_err(|e| SimError::Certificate(e.to_string()))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut tls = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -300,17 +326,26 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
         .map_err(|e| SimError::Tls(e.to_string()))?;
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
-
-    let listener = tokio::net::TcpListener::bind(opts.bind)
+    let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .map_err(|source| SimError::Bind {
-            addr: opts.bind,
-            source,
-        })?;
-    let addr = listener.local_addr().map_err(|source| SimError::Bind {
-        addr: opts.bind,
-        source,
-    })?;
+        .map_err(|source| SimError::Bind { addr: bind, source })?;
+    let addr = listener
+        .local_addr()
+        .map_err(|source| SimError::Bind { addr: bind, source })?;
+    let cancel = CancellationToken::new();
+    let task = tokio::spawn(accept_loop(listener, acceptor, app, cancel.clone()));
+    Ok(HttpsServer {
+        addr,
+        ca_pem: pki.ca_pem,
+        cancel,
+        task: Some(task),
+    })
+}
+
+/// Starts the simulator on `opts.bind`.
+pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
+    let bind = opts.bind;
+    let untrusted = opts.untrusted_cert;
     let state = Arc::new(State {
         opts,
         inner: Mutex::new(Inner {
@@ -327,16 +362,9 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
             },
         )
     };
-    let cancel = CancellationToken::new();
-    let task = tokio::spawn(accept_loop(listener, acceptor, app, cancel.clone()));
-    tracing::info!(%addr, "Site Engine simulator listening");
-    Ok(SimHandle {
-        addr,
-        ca_pem: pki.ca_pem,
-        state,
-        cancel,
-        task: Some(task),
-    })
+    let server = serve_https(app, bind, untrusted).await?;
+    tracing::info!(addr = %server.addr(), "Site Engine simulator listening");
+    Ok(SimHandle { server, state })
 }
 
 async fn accept_loop(
