@@ -874,7 +874,8 @@ mod tests {
 
     #[test]
     fn refusals_name_the_field() {
-        let cases: Vec<(Box<dyn Fn(&mut Value)>, &str, EnvelopeError)> = vec![
+        type Edit = Box<dyn Fn(&mut Value)>;
+        let cases: Vec<(Edit, &str, EnvelopeError)> = vec![
             (
                 Box::new(|b| {
                     b.as_object_mut().unwrap().remove("event_type");

@@ -1,8 +1,9 @@
 //! ExtremeCloud IQ Site Engine integration (spec `site-engine.md`): the inbound webhook
 //! envelope and its normalisation into `siteengine.*` trigger payloads ([`envelope`]), the
 //! northbound GraphQL API client ([`nbi`]), the `siteengine-nbi` runner that runs the
-//! `siteengine` pack's actions with it ([`runner`]), and a Site Engine simulator for tests and
-//! demos ([`sim`]).
+//! `siteengine` pack's actions with it ([`runner`]), the `st2integration.py` sender as seen from
+//! Rust — its text, argument line and a runner for tests and demos ([`sender`]) — and a Site
+//! Engine simulator ([`sim`]).
 //!
 //! This crate must not touch storage, the events service or the HTTP API: the webhook endpoint
 //! (in gale-api) calls [`envelope::normalize`] and dispatches the result; the server registers
@@ -13,6 +14,7 @@
 pub mod envelope;
 pub mod nbi;
 pub mod runner;
+pub mod sender;
 pub mod sim;
 
 pub use envelope::{normalize, Envelope, EnvelopeError, Normalized};

@@ -184,7 +184,7 @@ pub fn connection_config(params: &Map<String, Value>) -> Result<NbiConfig, Param
     let host = p.req("host")?;
     let port = match p.num("port")? {
         None => DEFAULT_PORT,
-        Some(n) if n >= 1.0 && n <= 65535.0 && n.fract() == 0.0 => n as u16,
+        Some(n) if (1.0..=65535.0).contains(&n) && n.fract() == 0.0 => n as u16,
         Some(n) => {
             return Err(ParamError::Invalid {
                 name: "port",

@@ -428,3 +428,33 @@ async fn calls_are_inspectable_over_https() {
     let err = c.server_info().await.unwrap_err();
     assert!(matches!(err, NbiError::Http { status: 502, .. }), "{err}");
 }
+
+#[tokio::test]
+async fn unreachable_site_engine_fails_with_the_reason() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let mut cfg = gale_siteengine::NbiConfig::new(
+        "127.0.0.1",
+        gale_siteengine::Auth::Basic {
+            username: "u".into(),
+            password: "p".into(),
+        },
+    );
+    cfg.port = port;
+    let err = NbiClient::new(cfg)
+        .unwrap()
+        .server_info()
+        .await
+        .unwrap_err();
+    assert!(matches!(err, NbiError::Connect { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with(&format!(
+            "cannot reach Site Engine at https://127.0.0.1:{port}/nbi/graphql"
+        )),
+        "{text}"
+    );
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+}

@@ -473,3 +473,44 @@ async fn refusals_and_trust_failures() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("--trap-oid is required"), "{}", r.stderr);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_script_rebuilds_each_example_envelope_exactly() {
+    use gale_siteengine::sender;
+    let env = Env::new();
+    let script = sender::install_script(env.dir.path()).unwrap();
+    let opts = sender::SenderOptions {
+        script,
+        url: "https://127.0.0.1:9/api/v1/webhooks/siteengine".into(),
+        api_key: API_KEY.into(),
+        ca_file: None,
+        spool_dir: env.spool(),
+        retries: 1,
+        backoff: 0.1,
+        timeout: 1.0,
+    };
+    for example in sender::example_envelopes() {
+        let mut args = sender::envelope_args(&example);
+        args.push("--dry-run".into());
+        let run = sender::run(&opts, &args).await.unwrap();
+        assert_eq!(run.code, 0, "{}", run.stderr);
+        let out: Value = serde_json::from_str(&run.stdout).unwrap();
+        assert_eq!(
+            out["body"], example,
+            "the sender builds the spec's envelope"
+        );
+        let n = envelope::normalize_value(out["body"].clone(), chrono::Utc::now()).unwrap();
+        assert_eq!(
+            out["headers"]["Idempotency-Key"].as_str(),
+            n.idempotency_key.as_deref()
+        );
+        assert_eq!(
+            out["headers"]["St2-Trace-Tag"].as_str(),
+            Some(n.trace_tag.as_str())
+        );
+    }
+    assert!(
+        env.spooled().is_empty(),
+        "a dry run sends and spools nothing"
+    );
+}
