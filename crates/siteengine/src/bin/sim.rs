@@ -5,7 +5,12 @@
 //! gale-siteengine-sim [--bind 127.0.0.1:8443] [--ca-out se-ca.pem] [--untrusted]
 //!                     [--client-id ID] [--client-secret S] [--username U] [--password P]
 //!                     [--token-lifetime SECS] [--running-polls N]
+//! gale-siteengine-sim fire --url URL --api-key KEY [--ca-file FILE] [--spool-dir DIR]
+//!                     [alarm|trap|syslog|all]
 //! ```
+//!
+//! `fire` sends the spec's example alarm, trap and syslog events to Gale through the real
+//! `st2integration.py` sender (python3), as Site Engine's custom action would.
 
 use gale_siteengine::sim::{self, SimOptions};
 use std::path::PathBuf;
@@ -21,8 +26,84 @@ fn usage(msg: &str) -> ! {
     std::process::exit(2)
 }
 
+async fn fire(args: Vec<String>) -> i32 {
+    use gale_siteengine::sender;
+    let mut url = None;
+    let mut api_key = std::env::var("ST2_API_KEY").unwrap_or_default();
+    let mut ca_file = None;
+    let mut spool_dir = std::env::temp_dir().join("gale-siteengine-sim-spool");
+    let mut kinds = Vec::new();
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| {
+            it.next()
+                .unwrap_or_else(|| usage(&format!("{name} needs a value")))
+        };
+        match a.as_str() {
+            "--url" => url = Some(value("--url")),
+            "--api-key" => api_key = value("--api-key"),
+            "--ca-file" => ca_file = Some(PathBuf::from(value("--ca-file"))),
+            "--spool-dir" => spool_dir = PathBuf::from(value("--spool-dir")),
+            "alarm" | "trap" | "syslog" => kinds.push(a),
+            "all" => kinds.extend(["alarm", "trap", "syslog"].map(String::from)),
+            other => usage(&format!("unknown fire argument {other}")),
+        }
+    }
+    let Some(url) = url else {
+        usage("fire needs --url (e.g. http://127.0.0.1:9101/api/v1/webhooks/siteengine)")
+    };
+    if kinds.is_empty() {
+        kinds.extend(["alarm", "trap", "syslog"].map(String::from));
+    }
+    let dir = std::env::temp_dir().join(format!("gale-siteengine-sim-{}", std::process::id()));
+    let script = match sender::install_script(&dir) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("gale-siteengine-sim: cannot write the sender script: {e}");
+            return 1;
+        }
+    };
+    let opts = sender::SenderOptions {
+        script,
+        url,
+        api_key,
+        ca_file,
+        spool_dir,
+        retries: 3,
+        backoff: 0.5,
+        timeout: 10.0,
+    };
+    let mut worst = 0;
+    for example in sender::example_envelopes() {
+        let kind = example["event_type"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        if !kinds.contains(&kind) {
+            continue;
+        }
+        match sender::run(&opts, &sender::envelope_args(&example)).await {
+            Ok(run) => {
+                eprint!("{}", run.stderr);
+                println!("{kind}: exit {}", run.code);
+                worst = worst.max(run.code);
+            }
+            Err(e) => {
+                eprintln!("gale-siteengine-sim: {e}");
+                worst = 1;
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    worst
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    if argv.first().map(String::as_str) == Some("fire") {
+        std::process::exit(fire(argv[1..].to_vec()).await);
+    }
     let mut opts = SimOptions::default();
     let mut ca_out = PathBuf::from("siteengine-sim-ca.pem");
     let mut args = std::env::args().skip(1);
