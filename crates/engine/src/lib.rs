@@ -163,8 +163,9 @@ pub(crate) struct Inner {
     pub(crate) workers: tokio::sync::Mutex<Option<worker::Pool>>,
     /// Set when shutdown begins: running executions that get cancelled become `abandoned`.
     pub(crate) shutting_down: CancellationToken,
-    /// One lock per workflow execution being advanced, so its steps never interleave.
-    pub(crate) wf_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// One slot per workflow execution being advanced, so its steps never interleave and
+    /// work items that arrive during a step are folded into one more step.
+    pub(crate) wf_locks: Mutex<HashMap<String, Arc<workflow::Slot>>>,
 }
 
 impl Engine {

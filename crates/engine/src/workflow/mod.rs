@@ -20,6 +20,7 @@ use crate::{cancel, EngineEvent, Error, Inner};
 use gale_model::{ExecStatus, Execution};
 use gale_store::{QueueItem, WorkflowCommit, WorkflowRecord};
 use serde_json::{json, Value};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// How often a step is retried after losing a compare-and-set to a concurrent writer.
@@ -106,36 +107,60 @@ pub(crate) struct StepResult {
     pub resume: Vec<String>,
 }
 
-/// Serializes the steps of one workflow in this process.
-fn lock_for(inner: &Inner, id: &str) -> Arc<tokio::sync::Mutex<()>> {
-    let mut g = match inner.wf_locks.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
-    };
-    g.entry(id.to_string())
-        .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(())))
-        .clone()
+/// The in-process bookkeeping of one workflow: the step lock and a "something happened"
+/// flag. A worker whose item finds a step running only raises the flag and acks its item; the
+/// running worker steps again before letting go. Dropping such an item is safe: the store
+/// keeps what happened, and start-up recovery re-queues every workflow in progress.
+#[derive(Default)]
+pub(crate) struct Slot {
+    lock: tokio::sync::Mutex<()>,
+    dirty: AtomicBool,
 }
 
-fn release_lock(inner: &Inner, id: &str) {
+fn slot_for(inner: &Inner, id: &str) -> Arc<Slot> {
     let mut g = match inner.wf_locks.lock() {
         Ok(g) => g,
         Err(p) => p.into_inner(),
     };
-    // Only the map and the caller hold it: nobody is waiting.
-    if g.get(id).is_some_and(|l| Arc::strong_count(l) <= 2) {
+    g.entry(id.to_string()).or_default().clone()
+}
+
+fn release_slot(inner: &Inner, id: &str) {
+    let mut g = match inner.wf_locks.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    };
+    // Only the map holds it. (A worker that clones it right after is still correct: two slots
+    // only mean two steps may race, and the version compare-and-set settles that.)
+    if g.get(id).is_some_and(|s| Arc::strong_count(s) <= 1) {
         g.remove(id);
     }
 }
 
 /// Advance the workflow execution `id` as far as it can go now.
 pub(crate) async fn advance(inner: &Inner, id: &str) -> Result<(), Error> {
-    let lock = lock_for(inner, id);
-    let guard = lock.lock().await;
-    let r = advance_locked(inner, id).await;
-    drop(guard);
-    release_lock(inner, id);
-    r
+    let slot = slot_for(inner, id);
+    slot.dirty.store(true, Ordering::SeqCst);
+    let result = loop {
+        let Ok(guard) = slot.lock.try_lock() else {
+            // The running step sees the flag (before or after it lets go of the lock).
+            return Ok(());
+        };
+        let mut r = Ok(());
+        while slot.dirty.swap(false, Ordering::SeqCst) {
+            r = advance_locked(inner, id).await;
+            if r.is_err() {
+                break;
+            }
+        }
+        drop(guard);
+        if r.is_err() || !slot.dirty.load(Ordering::SeqCst) {
+            break r;
+        }
+    };
+    drop(slot);
+    release_slot(inner, id);
+    result
 }
 
 async fn advance_locked(inner: &Inner, id: &str) -> Result<(), Error> {
