@@ -11,6 +11,7 @@
 //! optional CA bundle), and the simulator speaks real HTTPS with a CA made at start, so tests
 //! exercise the same trust path an operator's Site Engine does.
 
+pub mod dedup;
 pub mod envelope;
 pub mod nbi;
 pub mod runner;
