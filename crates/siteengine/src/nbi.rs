@@ -11,6 +11,7 @@
 
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
+use std::error::Error as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub const DEFAULT_PORT: u16 = 8443;
@@ -450,8 +451,13 @@ impl NbiClient {
             };
         }
         let reason = error_chain(&e);
-        let lower = reason.to_ascii_lowercase();
-        if lower.contains("certificate") || lower.contains("tls") || lower.contains("handshake") {
+        // Classify on the causes only: reqwest's own message quotes the URL.
+        let causes = e
+            .source()
+            .map(|s| error_chain(s).to_ascii_lowercase())
+            .unwrap_or_default();
+        if causes.contains("certificate") || causes.contains("tls") || causes.contains("handshake")
+        {
             NbiError::Tls {
                 url: url.into(),
                 reason,
@@ -801,12 +807,11 @@ impl NbiClient {
             "query {{ workflows {{ execution(executionId: {execution_id}) {{ status }} }} }}"
         );
         let data = self.graphql(&q, None).await?;
-        pick(&data, &["workflows", "execution", "status"])
+        // An unknown execution id comes back as null: Site Engine's FAILED meaning.
+        Ok(pick(&data, &["workflows", "execution", "status"])
             .as_str()
             .map(str::to_string)
-            // An unknown execution id comes back as null: Site Engine's FAILED meaning.
-            .or_else(|| Some("FAILED".to_string()))
-            .ok_or_else(|| NbiError::BadResponse("no status".into()))
+            .unwrap_or_else(|| "FAILED".to_string()))
     }
 
     /// M5 + polling every `poll_interval` until a terminal status or `timeout`. `FAILED` (or any

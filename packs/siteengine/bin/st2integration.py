@@ -429,9 +429,13 @@ def main(argv):
         log("no webhook URL: give --url or a config file with url (or ip)")
         return EX_REFUSED
 
-    sender = Sender(cfg)
-    spool = Spool(cfg.get("spool_dir") or default_spool_dir(), int(cfg.get("spool_max") or 10000))
-    lock = spool.lock()
+    try:
+        sender = Sender(cfg)
+        spool = Spool(cfg.get("spool_dir") or default_spool_dir(), int(cfg.get("spool_max") or 10000))
+        lock = spool.lock()
+    except (OSError, ValueError, ssl.SSLError) as e:
+        log("cannot start: %s" % e)
+        return 1
     try:
         sent, left = spool.flush(sender)
         if sent:

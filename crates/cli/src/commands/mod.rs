@@ -1,6 +1,8 @@
 pub mod auth;
 pub mod bench;
+pub mod bench_events;
 pub mod client;
+pub mod events;
 pub mod execution;
 pub mod expr;
 pub mod key;
