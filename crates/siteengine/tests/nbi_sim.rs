@@ -327,7 +327,8 @@ async fn run_workflow_gives_up_at_its_timeout() {
         "{err}"
     );
     let polls = se.operations().iter().filter(|o| *o == "execution").count();
-    assert!((3..=8).contains(&polls), "{polls} polls");
+    // Polls every 50 ms for 300 ms; slow machines fit fewer.
+    assert!((2..=8).contains(&polls), "{polls} polls");
 }
 
 #[tokio::test]
