@@ -1,6 +1,7 @@
 //! End-to-end flows through the real `gale` binary: a real server process on loopback, the real
 //! CLI, real shell commands.
 
+mod events;
 mod harness;
 mod keys;
 mod timers;

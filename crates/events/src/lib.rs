@@ -145,6 +145,8 @@ pub(crate) struct Inner {
     pub(crate) tasks: tokio::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
     /// Serializes rule/trigger registration (trigger ref counts are read-modify-write).
     pub(crate) registration: tokio::sync::Mutex<()>,
+    /// Compiled payload schemas by trigger type ref (cleared when a type is registered).
+    pub(crate) schemas: RwLock<HashMap<String, Arc<registry::Compiled>>>,
 }
 
 impl Events {
@@ -162,6 +164,7 @@ impl Events {
                 stop: CancellationToken::new(),
                 tasks: tokio::sync::Mutex::new(Vec::new()),
                 registration: tokio::sync::Mutex::new(()),
+                schemas: RwLock::new(HashMap::new()),
             }),
         }
     }
@@ -339,6 +342,16 @@ pub(crate) async fn emit(
         tracing::warn!(trigger, "dispatch for an unknown trigger dropped");
         return Ok(None);
     };
+    emit_to(inner, &t, payload, ctx).await.map(Some)
+}
+
+/// [`emit`] for an already resolved trigger.
+pub(crate) async fn emit_to(
+    inner: &Inner,
+    t: &Trigger,
+    payload: Value,
+    ctx: EmitContext,
+) -> Result<TriggerInstance> {
     let payload = match payload {
         Value::Null => Value::Object(Map::new()),
         p => p,
@@ -381,5 +394,5 @@ pub(crate) async fn emit(
     inner.store.create_trigger_instance(&ti, trace).await?;
     inner.wake.notify_one();
     tracing::debug!(trigger_instance = %ti.id, trigger = %ti.trigger, "trigger instance stored");
-    Ok(Some(ti))
+    Ok(ti)
 }

@@ -6,6 +6,7 @@ use gale_model::events::{Trigger, TriggerType};
 use gale_rules::{Rule, RuleCatalog, RuleError};
 use serde_json::{json, Map, Value};
 use std::path::Path;
+use std::sync::Arc;
 
 /// A rule document to create, replace or register.
 #[derive(Clone, Debug)]
@@ -58,6 +59,9 @@ pub(crate) async fn upsert_trigger_type(inner: &Inner, mut tt: TriggerType) -> R
     }
     tt.compute_refs();
     let tt = inner.store.upsert_trigger_type(tt).await?;
+    if let Ok(mut m) = inner.schemas.write() {
+        m.remove(&tt.type_ref);
+    }
     if !tt.is_parameterized() {
         let mut shadow = Trigger::shadow(&tt);
         shadow.uid = uid::trigger_uid(&tt.pack, &tt.name, &Map::new());
@@ -135,6 +139,34 @@ pub(crate) fn schema_error(schema: &Value, instance: &Value) -> Option<String> {
     }
 }
 
+/// A payload schema compiled once (the draft-4 form kept for error messages).
+pub(crate) struct Compiled {
+    draft4: Value,
+    schema: Option<jsonschema::JSONSchema>,
+}
+
+fn compiled_payload_schema(inner: &Inner, tt: &TriggerType) -> Arc<Compiled> {
+    if let Some(c) = inner.schemas.read().ok().and_then(|m| m.get(&tt.type_ref).cloned()) {
+        return c;
+    }
+    let empty = match &tt.payload_schema {
+        Value::Null => true,
+        Value::Object(m) => m.is_empty(),
+        _ => false,
+    };
+    let draft4 = gale_packs::schema::to_draft4(&tt.payload_schema);
+    let schema = if empty {
+        None
+    } else {
+        gale_packs::schema::compile(&draft4).ok()
+    };
+    let c = Arc::new(Compiled { draft4, schema });
+    if let Ok(mut m) = inner.schemas.write() {
+        m.insert(tt.type_ref.clone(), c.clone());
+    }
+    c
+}
+
 /// The trigger type's schema for validation: built-in for system types, else the stored one.
 async fn stored_or_builtin_type(inner: &Inner, type_ref: &str) -> Result<Option<TriggerType>> {
     if systypes::is_system_type(type_ref) {
@@ -182,9 +214,15 @@ pub(crate) async fn validate_payload(inner: &Inner, trigger: &str, payload: &Val
             "Failed to load trigger type \"{type_ref}\" (trigger type doesn't exist)"
         )));
     };
-    match schema_error(&tt.payload_schema, payload) {
-        Some(reason) => Err(fail(reason)),
-        None => Ok(()),
+    let compiled = compiled_payload_schema(inner, &tt);
+    match &compiled.schema {
+        Some(schema) if !schema.is_valid(payload) => {
+            let reason = schema_error(&compiled.draft4, payload)
+                .unwrap_or_else(|| "invalid payload".to_string());
+            Err(fail(reason))
+        }
+        // An empty schema, or one that does not compile (stored as given), validates nothing.
+        _ => Ok(()),
     }
 }
 

@@ -1,7 +1,7 @@
 //! Webhooks (events.md §3): body parsing by content type, WSGI header names, the generic
 //! `st2` hook and custom URLs registered by `core.st2.webhook` rules.
 
-use crate::{systypes, EmitContext, Error, Events, Result};
+use crate::{EmitContext, Error, Events, Result};
 use gale_model::events::TriggerInstance;
 use serde_json::{json, Map, Value};
 
@@ -196,26 +196,12 @@ pub(crate) async fn fire(events: &Events, req: WebhookRequest) -> Result<Vec<Tri
         .iter()
         .map(|(k, v)| (k.to_lowercase(), v.clone()))
         .collect();
+    // The built-in webhook payload schema (headers: object, body: array or object) holds by
+    // construction: the body parser only returns objects and arrays.
     let payload = json!({"headers": headers, "headers_lower": headers_lower, "body": req.body});
-    let schema = systypes::system_trigger_types(true)
-        .into_iter()
-        .find(|t| t.type_ref == systypes::WEBHOOK)
-        .map(|t| t.payload_schema)
-        .unwrap_or(Value::Null);
-    if let Some(reason) = crate::registry::schema_error(&schema, &payload) {
-        return Err(Error::Invalid(format!(
-            "Trigger payload validation failed and validation is enabled, not dispatching a \
-             trigger \"{}\": {reason}",
-            systypes::WEBHOOK
-        )));
-    }
-    let mut out = Vec::new();
-    for t in triggers {
-        if let Some(ti) =
-            crate::emit(&events.inner, &t.trigger_ref, payload.clone(), ctx.clone()).await?
-        {
-            out.push(ti);
-        }
+    let mut out = Vec::with_capacity(triggers.len());
+    for t in &triggers {
+        out.push(crate::emit_to(&events.inner, t, payload.clone(), ctx.clone()).await?);
     }
     Ok(out)
 }

@@ -100,7 +100,14 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         .chain(args.packs_dirs.iter().cloned())
         .collect();
     let state = AppState::new(engine.clone(), config);
+    let events = gale_events::Events::new(engine.clone(), gale_events::EventsOptions::default());
+    state.set_events(events.clone());
     open_datastore(&state, &args, &data_dir).await?;
+    if let Some(ds) = state.datastore() {
+        // Rules read st2kv through the datastore; key changes become trigger instances.
+        events.set_context_provider(Arc::new(ds.provider(events.options().system_user.clone())));
+        ds.set_trigger_sink(Arc::new(EventsSink(events.clone())));
+    }
 
     let shutdown = tokio_util::sync::CancellationToken::new();
     let server = {
@@ -129,8 +136,23 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         Ok(Err(e)) => tracing::error!(error = %e, "HTTP server task failed"),
         Err(_) => tracing::warn!("HTTP server did not stop within 10 s"),
     }
+    events.shutdown().await;
     engine.shutdown().await;
     startup
+}
+
+/// Datastore triggers (`core.st2.key_value_pair.*`) go to the events service.
+struct EventsSink(gale_events::Events);
+
+#[async_trait::async_trait]
+impl gale_datastore::TriggerSink for EventsSink {
+    async fn emit(&self, trigger: &str, payload: serde_json::Value) -> Result<(), String> {
+        self.0
+            .emit(trigger, payload, gale_events::EmitContext::default())
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// The datastore behind `/keys` and `st2kv`: a configured key file is used as is; the default
@@ -223,6 +245,21 @@ async fn start_services(
     };
     tokio::try_join!(users, content)?;
     engine.start().await.context("cannot start the engine")?;
+    if let Some(events) = state.events() {
+        // Built-in trigger types, rules index, recovery of interrupted instances, processor.
+        events.start().await.context("cannot start the events service")?;
+        for builtin in gale_packs::builtin::all() {
+            if let Some(pack) = state.store().get_pack(builtin.name).await? {
+                let report = events
+                    .register_pack_dir(std::path::Path::new(&pack.path), false)
+                    .await
+                    .with_context(|| format!("cannot register the rules of {}", builtin.name))?;
+                for err in &report.errors {
+                    tracing::warn!(pack = builtin.name, error = %err, "built-in pack problem");
+                }
+            }
+        }
+    }
     Ok(())
 }
 
