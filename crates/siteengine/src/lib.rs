@@ -15,6 +15,7 @@ pub mod dedup;
 pub mod envelope;
 pub mod nbi;
 pub mod runner;
+pub mod schema;
 pub mod sender;
 pub mod sim;
 

@@ -613,6 +613,41 @@ impl NbiClient {
         Ok(data)
     }
 
+    /// The server's schema (`GET /nbi/graphql/schema.idl`), to check which operations this
+    /// release supports ([`crate::schema::unsupported_operations`]).
+    pub async fn schema(&self) -> Result<crate::schema::NbiSchema, NbiError> {
+        let url = format!("{}{GRAPHQL_PATH}/schema.idl", self.base);
+        let mut fresh = false;
+        loop {
+            let auth = self.authorization(fresh).await?;
+            let resp = self
+                .http
+                .get(&url)
+                .header("Authorization", auth)
+                .send()
+                .await
+                .map_err(|e| self.transport_error(&url, e))?;
+            let status = resp.status().as_u16();
+            if status == 401 && !fresh && matches!(self.config.auth, Auth::OAuth2 { .. }) {
+                fresh = true;
+                continue;
+            }
+            let text = resp
+                .text()
+                .await
+                .map_err(|e| self.transport_error(&url, e))?;
+            return match status {
+                200 => Ok(crate::schema::NbiSchema::parse(&text)),
+                401 | 403 => Err(NbiError::Unauthorized { url }),
+                _ => Err(NbiError::Http {
+                    url,
+                    status,
+                    body: snippet(&text),
+                }),
+            };
+        }
+    }
+
     /// Q1: `{version, uptime}`.
     pub async fn server_info(&self) -> Result<Value, NbiError> {
         let data = self.graphql(SERVER_INFO, None).await?;

@@ -21,6 +21,47 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio_util::sync::CancellationToken;
 
 const DEVICE_RESPONSE: &str = include_str!("../data/examples/nbi-device-response.json");
+/// The schema the simulator serves at `/nbi/graphql/schema.idl`: the section 2.2 fields it
+/// answers (a subset of a real release's schema).
+pub const SCHEMA_IDL: &str = r#"schema { query: Query mutation: Mutation }
+type Query { administration: Administration network: Network accessControl: AccessControl policy: Policy workflows: Workflows }
+type Mutation { network: NetworkMutation accessControl: AccessControlMutation workflows: WorkflowsMutation }
+type Administration { serverInfo: ServerInfo }
+type ServerInfo { version: String uptime: String }
+type Network {
+  devices: [Device]
+  device(ip: String!): Device
+  deviceVlans(ip: String!): [Vlan]
+  sites: [Site]
+  siteByLocation(location: String!): Site
+  discoveredDevices: [DiscoveredDevice]
+}
+type Device { id: Int deviceId: Int ip: String sysName: String nickName: String deviceName: String sitePath: String firmware: String up: Boolean status: Int sysContact: String sysLocation: String deviceData: DeviceData entityData: EntityData }
+type DeviceData { ipAddress: String serialNumber: String family: String subFamily: String profileName: String macAddress: String }
+type EntityData { allPorts: [Port] }
+type Port { ifIndex: Int ifName: String ifOperStatus: String vlanList: String }
+type Vlan { vid: Int name: String }
+type Site { siteId: Int siteName: String location: String vlans: [Vlan] }
+type DiscoveredDevice { serialNumber: String }
+type NetworkMutation {
+  rediscoverDevices(input: RediscoverDevicesInput!): MutationResult
+  createDevices(input: CreateDevicesInput!): CreateDevicesResult
+  deleteDevices(input: DeleteDevicesInput!): MutationResult
+  configureDevice(input: ConfigureDeviceInput!): MutationResult
+  preRegisterDevices(input: PreRegisterDevicesInput!): MutationResult
+}
+type AccessControl { endSystemInfoByMac(macAddress: String!): EndSystemInfoResult }
+type AccessControlMutation {
+  addMACToEndSystemGroup(input: EndSystemGroupInput!): MutationResult
+  removeMACFromEndSystemGroup(input: EndSystemGroupInput!): MutationResult
+  reauthenticate(input: ReauthenticateInput!): MutationResult
+}
+type Policy { domainNameByIp(ip: String!): String }
+type Workflows { allWorkflows: [Workflow] execution(executionId: Long!): WorkflowExecution activeExecutions: [WorkflowExecution] }
+type WorkflowsMutation { startWorkflow(input: StartWorkflowInput!): StartWorkflowResult }
+type MutationResult { status: String message: String errorCode: Int }
+"#;
+
 /// The Site Engine version the simulator reports.
 pub const SIM_VERSION: &str = "24.10.13";
 
@@ -580,10 +621,7 @@ fn route(
             if !authorized(state, headers) {
                 return (None, StatusCode::UNAUTHORIZED.into_response());
             }
-            (
-                Some("schema".into()),
-                "schema { query: Query mutation: Mutation }\n".into_response(),
-            )
+            (Some("schema".into()), SCHEMA_IDL.into_response())
         }
         _ => (None, StatusCode::NOT_FOUND.into_response()),
     }

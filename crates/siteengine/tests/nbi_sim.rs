@@ -459,3 +459,23 @@ async fn unreachable_site_engine_fails_with_the_reason() {
     );
     assert!(text.to_lowercase().contains("refused"), "{text}");
 }
+
+#[tokio::test]
+async fn schema_check_finds_every_pack_operation_on_the_simulator() {
+    let se = start(SimOptions::default()).await;
+    let c = NbiClient::new(se.oauth_config()).unwrap();
+    let schema = c.schema().await.unwrap();
+    assert!(gale_siteengine::schema::unsupported_operations(&schema).is_empty());
+    assert_eq!(se.operations(), ["token", "schema"]);
+    // A release without the workflow API: run_workflow is reported, nothing else.
+    let older = gale_siteengine::schema::NbiSchema::parse(
+        &sim::SCHEMA_IDL.replace("workflows: WorkflowsMutation", ""),
+    );
+    assert_eq!(
+        gale_siteengine::schema::unsupported_operations(&older),
+        [(
+            "run_workflow",
+            "mutation workflows.startWorkflow".to_string()
+        )]
+    );
+}
