@@ -514,3 +514,99 @@ async fn the_script_rebuilds_each_example_envelope_exactly() {
         "a dry run sends and spools nothing"
     );
 }
+
+/// Site Engine's substitution: `$keyword` replaced by the alarm's value, then the line split
+/// on spaces with double quotes grouping.
+fn site_engine_argv(line: &str, vars: &[(&str, &str)]) -> Vec<String> {
+    let mut text = line.to_string();
+    // Longest names first so `$time` does not eat `$timeout`-like names.
+    let mut vars = vars.to_vec();
+    vars.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+    for (k, v) in vars {
+        text = text.replace(&format!("${k}"), v);
+    }
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut any = false;
+    for c in text.chars() {
+        match c {
+            '"' => {
+                quoted = !quoted;
+                any = true;
+            }
+            ' ' if !quoted => {
+                if any {
+                    out.push(std::mem::take(&mut cur));
+                    any = false;
+                }
+            }
+            c => {
+                cur.push(c);
+                any = true;
+            }
+        }
+    }
+    if any {
+        out.push(cur);
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_documented_argument_line_works() {
+    use gale_siteengine::sender;
+    let env = Env::new();
+    let config = env.dir.path().join("st2integration.json");
+    std::fs::write(
+        &config,
+        serde_json::json!({"url": "https://127.0.0.1:9/api/v1/webhooks/siteengine", "api_key": API_KEY,
+                           "spool_dir": env.spool()})
+        .to_string(),
+    )
+    .unwrap();
+    let line = sender::custom_action_arguments(&config.to_string_lossy());
+    let docs = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/site-engine.md"),
+    )
+    .unwrap();
+    assert!(
+        docs.contains(&sender::custom_action_arguments(
+            "/usr/local/Extreme_Networks/NetSight/ST2Integration/config/st2integration.json"
+        )),
+        "docs/site-engine.md shows the argument line the code generates"
+    );
+    let argv = site_engine_argv(
+        &line,
+        &[
+            ("alarmName", "Device Contact Lost"),
+            ("alarmSource", "Status Polling"),
+            ("alarmId", "58213"),
+            ("severity", "Critical"),
+            ("alarmCondition", "Status Change: Contact Lost"),
+            ("time", "2024-05-02 10:35:17"),
+            ("deviceIP", "10.10.1.21"),
+            ("deviceName", "dist-sw-01"),
+            ("sitePath", "/World/Campus/Building-A"),
+            (
+                "message",
+                "Contact lost with device 10.10.1.21 (dist-sw-01)",
+            ),
+        ],
+    );
+    let mut cmd = tokio::process::Command::new("python3");
+    cmd.arg(script()).args(&argv).arg("--dry-run");
+    let out = cmd.output().await.unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let n = envelope::normalize_value(printed["body"].clone(), chrono::Utc::now()).unwrap();
+    assert_eq!(n.trigger, "siteengine.alarm");
+    assert_eq!(n.payload["time"], "2024-05-02T10:35:17Z");
+    assert_eq!(n.payload["site"], "/World/Campus/Building-A");
+    assert_eq!(n.payload["alarm_condition"], "Status Change: Contact Lost");
+    assert_eq!(n.payload["severity"], "critical");
+}
