@@ -535,6 +535,8 @@ chain:
     ref: core.local
     parameters:
       cmd: "echo {{ said }}; exit 1"
+    publish:
+      failed_rc: "{{ c2.return_code }}"
     on-failure: c3
   - name: c3
     ref: core.noop
@@ -560,7 +562,11 @@ async fn action_chain_publishes_and_follows_on_failure() {
     assert_eq!(tasks[0]["result"]["stdout"], json!("hello-5"));
     assert_eq!(tasks[1]["state"], json!("failed"));
     assert_eq!(tasks[1]["result"]["stdout"], json!("hello-5"));
-    assert_eq!(wf.result["published"], json!({"said": "hello-5"}));
+    // Published after a failed node too, as st2 does.
+    assert_eq!(
+        wf.result["published"],
+        json!({"said": "hello-5", "failed_rc": "1"})
+    );
     let kids = children(&e, &wf.id).await;
     assert_eq!(kids[0].context["chain"]["name"], json!("c1"));
     assert_eq!(kids[0].context["parent"]["execution_id"], json!(wf.id));

@@ -346,7 +346,8 @@ fn finish_node(
         doc.next = None;
         return;
     };
-    if child.status == ExecStatus::Succeeded {
+    // st2 publishes after every completed node, whatever its status.
+    {
         if let Some(publish) = n.get("publish").and_then(Value::as_object) {
             let mut ctx = match render_ctx(exec, doc, params) {
                 Value::Object(m) => m,
@@ -362,8 +363,9 @@ fn finish_node(
                     }
                     Err(e) => {
                         doc.error = Some(format!(
-                            "Failed to publish variables for task \"{name}\".. {e}"
+                            "Failed rendering value for publish parameter \"{k}\" in task \"{name}\" (template string={v}): {e}"
                         ));
+                        doc.last = Some(ExecStatus::Failed);
                         doc.next = None;
                         return;
                     }
@@ -371,7 +373,14 @@ fn finish_node(
             }
         }
     }
-    doc.last = Some(child.status);
+    // The chain's status is the last node's: timeout and canceled kept, other failures
+    // `failed`.
+    doc.last = Some(match child.status {
+        ExecStatus::Succeeded => ExecStatus::Succeeded,
+        ExecStatus::Timeout => ExecStatus::Timeout,
+        ExecStatus::Canceled => ExecStatus::Canceled,
+        _ => ExecStatus::Failed,
+    });
     doc.next = match child.status {
         ExecStatus::Succeeded => edge(&n, "on-success"),
         s if s.is_failure() => edge(&n, "on-failure"),
