@@ -695,3 +695,57 @@ async fn dispatch_task(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gale_orquesta::{Inspection, Issue};
+
+    fn issue(msg: &str, schema: &str, lang: Option<&str>) -> Issue {
+        Issue {
+            message: msg.into(),
+            spec_path: Some("tasks.a".into()),
+            schema_path: Some(schema.into()),
+            kind: lang.map(|l| Some(l.to_string())),
+            expression: None,
+        }
+    }
+
+    #[test]
+    fn inspection_errors_are_flattened_like_st2() {
+        let ins = Inspection {
+            syntax: vec![issue("s", "b", None)],
+            semantics: vec![],
+            expressions: vec![issue("e", "a", Some("yaql"))],
+            context: vec![issue("c", "z", Some("jinja"))],
+        };
+        let content =
+            json!({"type": "content", "message": "x", "spec_path": "p", "schema_path": "q"});
+        let out = inspection_errors(&ins, vec![content.clone()]);
+        let kinds: Vec<&str> = out.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        assert_eq!(kinds, ["content", "context", "expression", "syntax"]);
+        assert_eq!(out[1]["language"], json!("jinja"));
+        assert_eq!(out[2]["language"], json!("yaql"));
+        assert!(out[3].get("language").is_none());
+        assert_eq!(out[0], content);
+    }
+
+    #[test]
+    fn delays_are_seconds() {
+        assert_eq!(delay_ms(&Some(json!(2))), Some(2000));
+        assert_eq!(delay_ms(&Some(json!(0.25))), Some(250));
+        assert_eq!(delay_ms(&Some(json!("3"))), Some(3000));
+        assert_eq!(delay_ms(&Some(json!(0))), None);
+        assert_eq!(delay_ms(&None), None);
+    }
+
+    #[test]
+    fn workflow_statuses_map_to_execution_statuses() {
+        use ExecStatus as E;
+        assert_eq!(to_exec_status(Status::Resuming, E::Resuming), E::Running);
+        assert_eq!(to_exec_status(Status::Expired, E::Running), E::Timeout);
+        assert_eq!(to_exec_status(Status::Unset, E::Pausing), E::Pausing);
+        assert_eq!(to_task_status(E::Timeout), Status::Expired);
+        assert_eq!(to_task_status(E::Abandoned), Status::Abandoned);
+    }
+}
