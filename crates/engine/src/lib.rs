@@ -42,6 +42,10 @@ use tokio::sync::{broadcast, Notify};
 
 pub use clock::{Clock, ManualClock, SystemClock};
 
+/// Builds the datastore view (`st2kv`, `decrypt_kv`) that templates and workflow expressions
+/// of a user's executions see; the binary attaches one with [`Engine::set_datastore`].
+pub type DatastoreFactory = Arc<dyn Fn(&str) -> Box<dyn gale_expr::ContextProvider> + Send + Sync>;
+
 /// Engine configuration, loaded once by the binary.
 #[derive(Clone, Debug)]
 pub struct EngineOptions {
@@ -166,6 +170,8 @@ pub(crate) struct Inner {
     /// One slot per workflow execution being advanced, so its steps never interleave and
     /// work items that arrive during a step are folded into one more step.
     pub(crate) wf_locks: Mutex<HashMap<String, Arc<workflow::Slot>>>,
+    /// The datastore behind `st2kv` (none: every key is missing).
+    pub(crate) datastore: std::sync::RwLock<Option<DatastoreFactory>>,
 }
 
 impl Engine {
@@ -196,6 +202,7 @@ impl Engine {
                 workers: tokio::sync::Mutex::new(None),
                 shutting_down: CancellationToken::new(),
                 wf_locks: Mutex::new(HashMap::new()),
+                datastore: std::sync::RwLock::new(None),
             }),
         }
     }
@@ -259,6 +266,15 @@ impl Engine {
         cancel::cancel_execution(&self.inner, id, requester).await
     }
 
+    /// Attach the datastore that parameter templates, Orquesta expressions and action-chain
+    /// templates read through `st2kv` (per user: user-scope keys and decrypt permissions).
+    pub fn set_datastore(&self, factory: DatastoreFactory) {
+        match self.inner.datastore.write() {
+            Ok(mut g) => *g = Some(factory),
+            Err(p) => *p.into_inner() = Some(factory),
+        }
+    }
+
     /// Pause a workflow execution (actions.md §3.7): `running` → `pausing`, cascading to child
     /// workflows; `paused` once no task is active. Errors carry st2's HTTP 400 messages.
     pub async fn pause_execution(&self, id: &str) -> Result<Execution, Error> {
@@ -312,6 +328,18 @@ impl Engine {
 }
 
 impl Inner {
+    /// The datastore view for `user`'s executions.
+    pub(crate) fn datastore_for(&self, user: &str) -> Box<dyn gale_expr::ContextProvider> {
+        let factory = match self.datastore.read() {
+            Ok(g) => g.clone(),
+            Err(p) => p.into_inner().clone(),
+        };
+        match factory {
+            Some(f) => f(user),
+            None => Box::new(stage::EmptyDatastore),
+        }
+    }
+
     pub(crate) fn publish(&self, ev: EngineEvent) {
         // No subscribers is normal (no SSE client connected).
         let _ = self.events.send(ev);

@@ -165,11 +165,13 @@ pub(crate) async fn prepare(
     );
 
     // 3.-5. Live parameters: render, cast, validate, immutable check.
+    let kv = inner.datastore_for(exec.user().unwrap_or(&req.user));
     let live = stage::live_params(
         &resolved.action,
         &resolved.runner,
         &req.parameters,
         &exec.context,
+        kv.as_ref(),
     );
     match live {
         Ok(p) => {

@@ -6,9 +6,9 @@ use crate::params::{self, RenderInput};
 use gale_model::{Action, RunnerType};
 use serde_json::{Map, Value};
 
-/// The datastore as templates see it. Gale has no key-value store yet, so every key is missing,
-/// which StackStorm renders as `""` rather than an error.
-struct EmptyDatastore;
+/// The datastore as templates see it when none is attached ([`crate::Engine::set_datastore`]):
+/// every key is missing, which StackStorm renders as `""` rather than an error.
+pub(crate) struct EmptyDatastore;
 
 impl gale_expr::ContextProvider for EmptyDatastore {
     fn st2kv(&self, _key: &str, _decrypt: bool) -> Result<Option<Value>, String> {
@@ -23,6 +23,7 @@ pub(crate) fn live_params(
     runner: &RunnerType,
     supplied: &Map<String, Value>,
     context: &Map<String, Value>,
+    kv: &dyn gale_expr::ContextProvider,
 ) -> Result<Map<String, Value>, params::Error> {
     let ctx = Value::Object(context.clone());
     let config = Value::Object(Map::new());
@@ -32,7 +33,7 @@ pub(crate) fn live_params(
         params: supplied,
         context: &ctx,
         config: &config,
-        kv: &EmptyDatastore,
+        kv,
     };
     let live = params::render_live_params(&input)?;
     params::validate_params(runner, action, &live)?;
@@ -52,6 +53,7 @@ pub(crate) fn final_params(
     runner: &RunnerType,
     live: &Map<String, Value>,
     context: &Map<String, Value>,
+    kv: &dyn gale_expr::ContextProvider,
 ) -> Result<params::FinalParams, params::Error> {
     let ctx = Value::Object(context.clone());
     let config = Value::Object(Map::new());
@@ -61,7 +63,7 @@ pub(crate) fn final_params(
         params: live,
         context: &ctx,
         config: &config,
-        kv: &EmptyDatastore,
+        kv,
     };
     params::render_final_params(&input)
 }

@@ -398,7 +398,15 @@ async fn invoke(inner: &Inner, exec: &Execution, token: &CancellationToken) -> R
     let params::FinalParams {
         runner: runner_parameters,
         action: action_parameters,
-    } = match stage::final_params(&exec.action, &exec.runner, &exec.parameters, &exec.context) {
+    } = match stage::final_params(
+        &exec.action,
+        &exec.runner,
+        &exec.parameters,
+        &exec.context,
+        inner
+            .datastore_for(exec.user().unwrap_or("stanley"))
+            .as_ref(),
+    ) {
         Ok(p) => p,
         Err(e) => return failure(e.to_string()),
     };

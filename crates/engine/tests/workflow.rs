@@ -652,3 +652,68 @@ tasks:
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "a\nb\nc\n");
     e2.shutdown().await;
 }
+
+struct Kv;
+impl gale_expr::ContextProvider for Kv {
+    fn st2kv(&self, key: &str, _decrypt: bool) -> Result<Option<Value>, String> {
+        Ok((key == "system.greeting").then(|| json!("hi from kv")))
+    }
+}
+
+const KV_WF: &str = r#"
+version: 1.0
+tasks:
+  a:
+    action: core.local cmd="echo <% st2kv('system.greeting') %>"
+output:
+  - said: <% task(a).result.stdout %>
+"#;
+
+const KV_CHAIN: &str = r#"
+chain:
+  - name: c1
+    ref: core.local
+    parameters:
+      cmd: "echo {{ st2kv.system.greeting }}"
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attached_datastore_is_read_by_workflows_chains_and_parameters() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = engine(
+        dir.path(),
+        &[
+            ("kvwf", "orquesta", "kvwf.yaml", KV_WF),
+            ("kvchain", "action-chain", "kvchain.yaml", KV_CHAIN),
+        ],
+    )
+    .await;
+    e.set_datastore(Arc::new(|_user: &str| {
+        Box::new(Kv) as Box<dyn gale_expr::ContextProvider>
+    }));
+    let wf = e
+        .request_execution(req("wf.kvwf", json!({})))
+        .await
+        .unwrap();
+    let wf = done(&e, &wf.id).await;
+    assert_eq!(wf.result, json!({"output": {"said": "hi from kv"}}));
+    let ch = e
+        .request_execution(req("wf.kvchain", json!({})))
+        .await
+        .unwrap();
+    let ch = done(&e, &ch.id).await;
+    assert_eq!(
+        ch.result["tasks"][0]["result"]["stdout"],
+        json!("hi from kv")
+    );
+    let ex = e
+        .request_execution(req(
+            "core.local",
+            json!({"cmd": "echo {{ st2kv.system.greeting }}"}),
+        ))
+        .await
+        .unwrap();
+    let ex = done(&e, &ex.id).await;
+    assert_eq!(ex.result["stdout"], json!("hi from kv"));
+    e.shutdown().await;
+}

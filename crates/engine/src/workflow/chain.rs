@@ -30,13 +30,6 @@ pub(crate) struct Doc {
     pub error: Option<String>,
 }
 
-struct NoKv;
-impl ContextProvider for NoKv {
-    fn st2kv(&self, _key: &str, _decrypt: bool) -> Result<Option<Value>, String> {
-        Ok(None)
-    }
-}
-
 fn nodes(chain: &Value) -> Vec<Value> {
     chain
         .get("chain")
@@ -115,7 +108,7 @@ fn start_node(chain: &Value) -> Option<String> {
 
 /// StackStorm's `render_values`: strings rendered; lists/dicts rendered as JSON text and
 /// decoded; scalars via `str()`; an unchanged rendering keeps the typed original.
-fn render_value(v: &Value, ctx: &Value) -> Result<Value, String> {
+fn render_value(v: &Value, ctx: &Value, kv: &dyn ContextProvider) -> Result<Value, String> {
     let text = match v {
         Value::String(s) => s.clone(),
         Value::Null => return Ok(Value::Null),
@@ -127,7 +120,7 @@ fn render_value(v: &Value, ctx: &Value) -> Result<Value, String> {
         return Ok(v.clone());
     }
     let out =
-        gale_expr::evaluate_with(Lang::JinjaSt2, &text, ctx, &NoKv).map_err(|e| e.to_string())?;
+        gale_expr::evaluate_with(Lang::JinjaSt2, &text, ctx, kv).map_err(|e| e.to_string())?;
     let rendered = match &out {
         Value::String(s) => s.clone(),
         other => other.to_string(),
@@ -161,10 +154,16 @@ fn render_ctx(exec: &Execution, doc: &Doc, params: &Map<String, Value>) -> Value
     Value::Object(ctx)
 }
 
-fn action_params(exec: &Execution) -> Map<String, Value> {
-    crate::stage::final_params(&exec.action, &exec.runner, &exec.parameters, &exec.context)
-        .map(|p| p.action)
-        .unwrap_or_else(|_| exec.parameters.clone())
+fn action_params(exec: &Execution, kv: &dyn ContextProvider) -> Map<String, Value> {
+    crate::stage::final_params(
+        &exec.action,
+        &exec.runner,
+        &exec.parameters,
+        &exec.context,
+        kv,
+    )
+    .map(|p| p.action)
+    .unwrap_or_else(|_| exec.parameters.clone())
 }
 
 fn display_published(exec: &Execution) -> bool {
@@ -207,11 +206,12 @@ async fn initialize(inner: &Inner, exec: &Execution) -> Doc {
         doc.error = Some(e);
         return doc;
     }
-    let params = action_params(exec);
+    let kv = inner.datastore_for(exec.user().unwrap_or("stanley"));
+    let params = action_params(exec, kv.as_ref());
     if let Some(vars) = doc.chain.get("vars").and_then(Value::as_object).cloned() {
         let ctx = Value::Object(params.clone());
         for (k, v) in vars {
-            match render_value(&v, &ctx) {
+            match render_value(&v, &ctx, kv.as_ref()) {
                 Ok(r) => {
                     doc.vars.insert(k, r);
                 }
@@ -245,14 +245,15 @@ pub(crate) async fn step(
         pause: Vec::new(),
         resume: Vec::new(),
     };
-    let params = action_params(exec);
+    let kv = inner.datastore_for(exec.user().unwrap_or("stanley"));
+    let params = action_params(exec, kv.as_ref());
     let mut child_paused = false;
 
     // 1. The running node's child.
     if let Some((name, child_id)) = doc.current.clone() {
         if let Some(child) = inner.store.get_execution(&child_id).await? {
             if child.status.is_completed() {
-                finish_node(exec, &mut doc, &name, &child, &params);
+                finish_node(exec, &mut doc, &name, &child, &params, kv.as_ref());
                 doc.current = None;
             } else if matches!(child.status, ExecStatus::Paused | ExecStatus::Pending) {
                 child_paused = true;
@@ -299,7 +300,7 @@ pub(crate) async fn step(
         set_status(&mut out.exec, t, now);
     }
     if out.exec.status == ExecStatus::Running && idle && doc.next.is_some() {
-        start_next(inner, exec, &mut doc, &params, &mut out).await?;
+        start_next(inner, exec, &mut doc, &params, kv.as_ref(), &mut out).await?;
         if doc.error.is_some() {
             set_status(&mut out.exec, ExecStatus::Failed, now);
         } else if doc.current.is_none() && doc.next.is_none() {
@@ -328,6 +329,7 @@ fn finish_node(
     name: &str,
     child: &Execution,
     params: &Map<String, Value>,
+    kv: &dyn ContextProvider,
 ) {
     doc.results.insert(name.to_string(), child.result.clone());
     let ts = |t: &gale_model::Timestamp| t.format("%Y-%m-%dT%H:%M:%S%.6f+00:00").to_string();
@@ -356,7 +358,7 @@ fn finish_node(
             ctx.insert(name.to_string(), child.result.clone());
             let ctx = Value::Object(ctx);
             for (k, v) in publish {
-                match render_value(v, &ctx) {
+                match render_value(v, &ctx, kv) {
                     Ok(r) => {
                         doc.vars.insert(k.clone(), r.clone());
                         doc.published.insert(k.clone(), r);
@@ -405,6 +407,7 @@ async fn start_next(
     exec: &Execution,
     doc: &mut Doc,
     params: &Map<String, Value>,
+    kv: &dyn ContextProvider,
     out: &mut StepResult,
 ) -> Result<(), Error> {
     let Some(name) = doc.next.take() else {
@@ -428,7 +431,7 @@ async fn start_next(
     let ctx = render_ctx(exec, doc, params);
     let mut rendered = Map::new();
     for (k, v) in &raw {
-        match render_value(v, &ctx) {
+        match render_value(v, &ctx, kv) {
             Ok(r) => {
                 rendered.insert(k.clone(), r);
             }
@@ -471,7 +474,7 @@ async fn start_next(
         }) => {
             if child.status.is_completed() {
                 // Parameters failed: the node failed without running.
-                finish_node(exec, doc, &name, &child, params);
+                finish_node(exec, doc, &name, &child, params, kv);
             } else {
                 doc.current = Some((name, child.id.clone()));
             }
@@ -528,15 +531,21 @@ mod tests {
         assert!(validate(&c).is_ok(), "Jinja edges are not validated");
     }
 
+    struct NoKv;
+    impl ContextProvider for NoKv {}
+
     #[test]
     fn render_values_keeps_unchanged_typed_values() {
         let ctx = json!({"a": 5, "s": "hi"});
-        assert_eq!(render_value(&json!(5), &ctx).unwrap(), json!(5));
-        assert_eq!(render_value(&json!("{{ a }}"), &ctx).unwrap(), json!("5"));
+        assert_eq!(render_value(&json!(5), &ctx, &NoKv).unwrap(), json!(5));
         assert_eq!(
-            render_value(&json!({"k": "{{ s }}"}), &ctx).unwrap(),
+            render_value(&json!("{{ a }}"), &ctx, &NoKv).unwrap(),
+            json!("5")
+        );
+        assert_eq!(
+            render_value(&json!({"k": "{{ s }}"}), &ctx, &NoKv).unwrap(),
             json!({"k": "hi"})
         );
-        assert!(render_value(&json!("{{ missing.x }}"), &ctx).is_err());
+        assert!(render_value(&json!("{{ missing.x }}"), &ctx, &NoKv).is_err());
     }
 }

@@ -50,12 +50,12 @@ fn key(task: &str, route: usize) -> String {
 struct Rt<'a> {
     results: &'a HashMap<String, Value>,
     items: &'a HashMap<String, Vec<Value>>,
+    kv: &'a dyn gale_expr::ContextProvider,
 }
 
 impl Runtime for Rt<'_> {
-    fn st2kv(&self, _key: &str, _decrypt: bool) -> Result<Option<Value>, String> {
-        // The datastore is not wired into the engine yet: every key is missing.
-        Ok(None)
+    fn st2kv(&self, key: &str, decrypt: bool) -> Result<Option<Value>, String> {
+        self.kv.st2kv(key, decrypt)
     }
 
     fn task_result(&self, task_id: &str, route: u64) -> Option<Value> {
@@ -293,16 +293,23 @@ async fn initialize(inner: &Inner, exec: &Execution) -> Result<Result<Doc, Vec<V
     if !ins.is_empty() || !contents.is_empty() {
         return Ok(Err(inspection_errors(&ins, contents)));
     }
-    Ok(start(exec, spec, ctx))
+    let kv = inner.datastore_for(exec.user().unwrap_or("stanley"));
+    Ok(start(exec, spec, ctx, kv.as_ref()))
 }
 
-fn start(exec: &Execution, spec: WorkflowSpec, ctx: Map<String, Value>) -> Result<Doc, Vec<Value>> {
+fn start(
+    exec: &Execution,
+    spec: WorkflowSpec,
+    ctx: Map<String, Value>,
+    kv: &dyn gale_expr::ContextProvider,
+) -> Result<Doc, Vec<Value>> {
     // The workflow input is the action parameters with their defaults, runner ones excluded.
     let input = match crate::stage::final_params(
         &exec.action,
         &exec.runner,
         &exec.parameters,
         &exec.context,
+        kv,
     ) {
         Ok(p) => p.action,
         Err(e) => return Err(vec![json!({"message": e.to_string()})]),
@@ -312,6 +319,7 @@ fn start(exec: &Execution, spec: WorkflowSpec, ctx: Map<String, Value>) -> Resul
     let rt = Rt {
         results: &results,
         items: &items,
+        kv,
     };
     let mut conductor = Conductor::new(spec, input, ctx, &rt);
     if conductor.get_workflow_status() != Status::Failed {
@@ -351,6 +359,8 @@ pub(crate) async fn step(
         resume: Vec::new(),
     };
 
+    let kv_box = inner.datastore_for(exec.user().unwrap_or("stanley"));
+    let kv = kv_box.as_ref();
     // 1. Requests recorded on the execution (API pause/resume/cancel).
     let wf = doc.conductor.get_workflow_status();
     let request = match exec.status {
@@ -389,7 +399,7 @@ pub(crate) async fn step(
                 ExecStatus::Running | ExecStatus::Paused | ExecStatus::Pending
             );
         if reportable && child.status != t.reported {
-            report(&mut doc, i, &child)?;
+            report(&mut doc, i, &child, kv)?;
         }
         if !doc.tasks[i].done {
             active.push(child);
@@ -398,7 +408,7 @@ pub(crate) async fn step(
 
     // 3. Dispatch what is ready (the conductor decides: running, resuming, and remediation
     // tasks of a failed workflow).
-    dispatch(inner, exec, &mut doc, &mut out).await?;
+    dispatch(inner, exec, &mut doc, &mut out, kv).await?;
 
     // 4. Cascades.
     match exec.status {
@@ -438,6 +448,7 @@ pub(crate) async fn step(
         let rt = Rt {
             results: &doc.results,
             items: &doc.items,
+            kv,
         };
         doc.conductor.render_workflow_output(&rt);
         let output = doc
@@ -456,7 +467,12 @@ pub(crate) async fn step(
 }
 
 /// Report a child's status to the conductor (once per status).
-fn report(doc: &mut Doc, i: usize, child: &Execution) -> Result<(), Error> {
+fn report(
+    doc: &mut Doc,
+    i: usize,
+    child: &Execution,
+    kv: &dyn gale_expr::ContextProvider,
+) -> Result<(), Error> {
     let t = doc.tasks[i].clone();
     let k = key(&t.task_id, t.route);
     let status = to_task_status(child.status);
@@ -500,6 +516,7 @@ fn report(doc: &mut Doc, i: usize, child: &Execution) -> Result<(), Error> {
     let rt = Rt {
         results: &doc.results,
         items: &doc.items,
+        kv,
     };
     if let Err(e) = doc
         .conductor
@@ -527,12 +544,14 @@ async fn dispatch(
     exec: &Execution,
     doc: &mut Doc,
     out: &mut StepResult,
+    kv: &dyn gale_expr::ContextProvider,
 ) -> Result<(), Error> {
     for _ in 0..MAX_ROUNDS {
         let next = {
             let rt = Rt {
                 results: &doc.results,
                 items: &doc.items,
+                kv,
             };
             doc.conductor.get_next_tasks(&rt)
         };
@@ -540,16 +559,23 @@ async fn dispatch(
             return Ok(());
         }
         for task in next {
-            dispatch_task(inner, exec, doc, out, &task).await?;
+            dispatch_task(inner, exec, doc, out, &task, kv).await?;
         }
     }
     Ok(())
 }
 
-fn update(doc: &mut Doc, task: &str, route: usize, ev: TaskEvent) {
+fn update(
+    doc: &mut Doc,
+    task: &str,
+    route: usize,
+    ev: TaskEvent,
+    kv: &dyn gale_expr::ContextProvider,
+) {
     let rt = Rt {
         results: &doc.results,
         items: &doc.items,
+        kv,
     };
     if let Err(e) = doc.conductor.update_task_state(task, route, ev, &rt) {
         tracing::warn!(task, error = %e, "task event refused by the conductor");
@@ -562,6 +588,7 @@ async fn dispatch_task(
     doc: &mut Doc,
     out: &mut StepResult,
     task: &NextTask,
+    kv: &dyn gale_expr::ContextProvider,
 ) -> Result<(), Error> {
     let (tid, route) = (task.id.as_str(), task.route);
     let k = key(tid, route);
@@ -571,6 +598,7 @@ async fn dispatch_task(
             tid,
             route,
             TaskEvent::action(Status::Running, Value::Null),
+            kv,
         );
         doc.items.insert(k, Vec::new());
         update(
@@ -578,6 +606,7 @@ async fn dispatch_task(
             tid,
             route,
             TaskEvent::action(Status::Succeeded, Value::Null),
+            kv,
         );
         return Ok(());
     }
@@ -610,12 +639,13 @@ async fn dispatch_task(
         let action_ref = match &a.action {
             Value::Null => {
                 // Action-less task: succeeds at once.
-                update(doc, tid, route, running);
+                update(doc, tid, route, running, kv);
                 update(
                     doc,
                     tid,
                     route,
                     TaskEvent::action(Status::Succeeded, Value::Null),
+                    kv,
                 );
                 continue;
             }
@@ -659,7 +689,7 @@ async fn dispatch_task(
             Err(Error::Store(e)) => return Err(Error::Store(e)),
             Err(e) => {
                 // Unknown or disabled action: the task fails with the reason, as in st2.
-                update(doc, tid, route, running);
+                update(doc, tid, route, running, kv);
                 let result = json!({"error": e.to_string(), "traceback": ""});
                 let failed = match a.item_id {
                     Some(item_id) => TaskEvent::Item {
@@ -670,14 +700,14 @@ async fn dispatch_task(
                     },
                     None => TaskEvent::action(Status::Failed, result),
                 };
-                update(doc, tid, route, failed);
+                update(doc, tid, route, failed, kv);
                 continue;
             }
         };
         let Prepared {
             exec: child, item, ..
         } = prepared;
-        update(doc, tid, route, running);
+        update(doc, tid, route, running, kv);
         doc.tasks.push(TaskExec {
             task_id: tid.to_string(),
             route,
@@ -689,7 +719,7 @@ async fn dispatch_task(
         let idx = doc.tasks.len() - 1;
         if child.status.is_completed() {
             // Parameters failed: report the failed record right away.
-            report(doc, idx, &child)?;
+            report(doc, idx, &child, kv)?;
         }
         out.children.push((child, item));
     }
