@@ -147,6 +147,15 @@ pub(crate) struct Inner {
     pub(crate) registration: tokio::sync::Mutex<()>,
     /// Compiled payload schemas by trigger type ref (cleared when a type is registered).
     pub(crate) schemas: RwLock<HashMap<String, Arc<registry::Compiled>>>,
+    /// Bumped after every change to the stored triggers (see [`Events::watch_triggers`]).
+    pub(crate) triggers_changed: tokio::sync::watch::Sender<u64>,
+}
+
+impl Inner {
+    pub(crate) fn note_triggers_changed(&self) {
+        self.triggers_changed
+            .send_modify(|v| *v = v.wrapping_add(1));
+    }
 }
 
 impl Events {
@@ -165,6 +174,7 @@ impl Events {
                 tasks: tokio::sync::Mutex::new(Vec::new()),
                 registration: tokio::sync::Mutex::new(()),
                 schemas: RwLock::new(HashMap::new()),
+                triggers_changed: tokio::sync::watch::channel(0).0,
             }),
         }
     }
@@ -250,6 +260,14 @@ impl Events {
     /// one dispatch per trigger registered under the custom URL. Returns the instances.
     pub async fn fire_webhook(&self, req: webhook::WebhookRequest) -> Result<Vec<TriggerInstance>> {
         webhook::fire(self, req).await
+    }
+
+    /// Changes to the stored triggers (rule create/update/delete, trigger type registration,
+    /// pack registration): the value is bumped after each one. Watchers (the timer engine,
+    /// sensors) re-read `store.list_triggers(..)` for their types when it changes, as
+    /// StackStorm's trigger watchers do (events.md §2.6).
+    pub fn watch_triggers(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.triggers_changed.subscribe()
     }
 
     /// Triggers of custom webhooks (`GET /webhooks`), ordered by URL.

@@ -63,6 +63,7 @@ pub(crate) async fn upsert_trigger_type(inner: &Inner, mut tt: TriggerType) -> R
         m.remove(&tt.type_ref);
     }
     if !tt.is_parameterized() {
+        inner.note_triggers_changed();
         let mut shadow = Trigger::shadow(&tt);
         shadow.uid = uid::trigger_uid(&tt.pack, &tt.name, &Map::new());
         if let Some(existing) = inner.store.get_trigger(&shadow.trigger_ref).await? {
@@ -146,7 +147,12 @@ pub(crate) struct Compiled {
 }
 
 fn compiled_payload_schema(inner: &Inner, tt: &TriggerType) -> Arc<Compiled> {
-    if let Some(c) = inner.schemas.read().ok().and_then(|m| m.get(&tt.type_ref).cloned()) {
+    if let Some(c) = inner
+        .schemas
+        .read()
+        .ok()
+        .and_then(|m| m.get(&tt.type_ref).cloned())
+    {
         return c;
     }
     let empty = match &tt.payload_schema {
@@ -412,6 +418,7 @@ async fn save(inner: &Inner, req: RuleRequest, mode: Mode<'_>) -> Result<Rule> {
     if let Ok(mut i) = inner.index.write() {
         i.upsert(rule.clone());
     }
+    inner.note_triggers_changed();
     let webhook_changed = rule.trigger.trigger_type == systypes::WEBHOOK
         || previous
             .as_ref()
@@ -439,6 +446,7 @@ pub(crate) async fn delete_rule(inner: &Inner, key: &str) -> Result<bool> {
     if let Ok(mut i) = inner.index.write() {
         i.remove(&rule.r#ref);
     }
+    inner.note_triggers_changed();
     if rule.trigger.trigger_type == systypes::WEBHOOK {
         refresh_webhooks(inner).await?;
     }

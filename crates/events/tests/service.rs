@@ -339,6 +339,7 @@ async fn webhooks_generic_and_custom_with_shared_triggers() {
         .await
         .unwrap();
     }
+    let watch = ev.watch_triggers();
     let triggers = ev.webhook_triggers();
     assert_eq!(
         triggers.len(),
@@ -442,6 +443,7 @@ async fn webhooks_generic_and_custom_with_shared_triggers() {
 
     // Deleting both rules deletes the shared trigger and unregisters the URL.
     assert!(ev.delete_rule("default.w1").await.unwrap());
+    assert!(watch.has_changed().unwrap(), "trigger watchers are told");
     assert_eq!(ev.webhook_triggers()[0].ref_count, 1);
     assert!(ev.delete_rule("default.w2").await.unwrap());
     assert!(ev.webhook_triggers().is_empty());
