@@ -25,7 +25,11 @@ fn api_key(s: &Server) -> String {
 }
 
 fn get_json(s: &Server, key: &str, path: &str) -> Value {
-    let (code, body) = curl(&["-H", &format!("St2-Api-Key: {key}"), &format!("{}{path}", s.url)]);
+    let (code, body) = curl(&[
+        "-H",
+        &format!("St2-Api-Key: {key}"),
+        &format!("{}{path}", s.url),
+    ]);
     assert_eq!(code, 200, "{path}: {body}");
     serde_json::from_str(&body).expect("json")
 }
@@ -70,7 +74,10 @@ fn webhook_rule_runs_local_command_with_payload_parameters() {
         &format!("{}/api/v1/webhooks/e2e/greet?st2-api-key={key}", s.url),
     ]);
     assert_eq!(code, 202, "{body}");
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap(), json!({"who": "world"}));
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap(),
+        json!({"who": "world"})
+    );
 
     let mut exec_id = String::new();
     wait_until("an enforcement", 30, || {
@@ -99,7 +106,10 @@ fn webhook_rule_runs_local_command_with_payload_parameters() {
     assert_eq!(ti["status"], "processed");
     let id = ti["id"].as_str().unwrap();
     let traces = s.gale_json(&["trace", "list", "--trigger-instance", id]);
-    assert_eq!(traces[0]["action_executions"][0]["object_id"], exec_id.as_str());
+    assert_eq!(
+        traces[0]["action_executions"][0]["object_id"],
+        exec_id.as_str()
+    );
     // Re-emit through the CLI.
     let o = s.gale(&["trigger-instance", "re-emit", id]);
     assert!(stdout(&o).contains("succesfully re-sent"), "{}", stdout(&o));
@@ -119,26 +129,74 @@ fn bad_webhook_bodies_are_refused_and_store_nothing() {
     let (code, _) = curl(&["-X", "POST", "-d", "{}", &url]);
     assert_eq!(code, 401);
     // Not JSON.
-    let (code, body) = curl(&["-X", "POST", "-H", &auth, "-H", "Content-Type: application/json", "-d", "{oops", &url]);
+    let (code, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        "{oops",
+        &url,
+    ]);
     assert_eq!(code, 400, "{body}");
     assert!(body.contains("Failed to parse request body"), "{body}");
     // A JSON scalar.
-    let (code, _) = curl(&["-X", "POST", "-H", &auth, "-H", "Content-Type: application/json", "-d", "42", &url]);
+    let (code, _) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "-d",
+        "42",
+        &url,
+    ]);
     assert_eq!(code, 400);
     // Unsupported content type.
-    let (code, body) = curl(&["-X", "POST", "-H", &auth, "-H", "Content-Type: application/xml", "-d", "<a/>", &url]);
+    let (code, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/xml",
+        "-d",
+        "<a/>",
+        &url,
+    ]);
     assert_eq!(code, 400);
     assert!(body.contains("Unsupported Content-Type"), "{body}");
     // Oversized.
     let big = s.dir.path().join("big.json");
-    write(&big, &format!("{{\"a\": \"{}\"}}", "x".repeat(9 * 1024 * 1024)));
+    write(
+        &big,
+        &format!("{{\"a\": \"{}\"}}", "x".repeat(9 * 1024 * 1024)),
+    );
     let (code, _) = curl(&[
-        "-X", "POST", "-H", &auth, "-H", "Content-Type: application/json",
-        "--data-binary", &format!("@{}", big.display()), &url,
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        "-H",
+        "Content-Type: application/json",
+        "--data-binary",
+        &format!("@{}", big.display()),
+        &url,
     ]);
     assert_eq!(code, 413);
     // Unknown hook.
-    let (code, body) = curl(&["-X", "POST", "-H", &auth, "-d", "{}", &format!("{}/api/v1/webhooks/nope", s.url)]);
+    let (code, body) = curl(&[
+        "-X",
+        "POST",
+        "-H",
+        &auth,
+        "-d",
+        "{}",
+        &format!("{}/api/v1/webhooks/nope", s.url),
+    ]);
     assert_eq!(code, 404, "{body}");
     let tis = get_json(&s, &key, "/api/v1/triggerinstances");
     assert_eq!(tis.as_array().unwrap().len(), 0, "nothing stored: {tis}");
@@ -150,7 +208,11 @@ fn bad_webhook_bodies_are_refused_and_store_nothing() {
     );
     let o = s.gale(&["rule", "create", path.to_str().unwrap()]);
     assert!(!o.status.success());
-    assert!(stderr(&o).contains("operator equalz not in list of allowed operators"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("operator equalz not in list of allowed operators"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
@@ -171,7 +233,15 @@ fn acknowledged_webhooks_are_processed_exactly_once_after_kill_9() {
             std::thread::spawn(move || {
                 let mut acked = Vec::new();
                 for n in (t..N).step_by(4) {
-                    let (code, _) = curl(&["-X", "POST", "-H", "Content-Type: application/json", "-d", &format!("{{\"n\": {n}}}"), &url]);
+                    let (code, _) = curl(&[
+                        "-X",
+                        "POST",
+                        "-H",
+                        "Content-Type: application/json",
+                        "-d",
+                        &format!("{{\"n\": {n}}}"),
+                        &url,
+                    ]);
                     if code == 202 {
                         acked.push(n);
                     }
@@ -180,20 +250,35 @@ fn acknowledged_webhooks_are_processed_exactly_once_after_kill_9() {
             })
         })
         .collect();
-    let mut acked: Vec<usize> = handles.into_iter().flat_map(|h| h.join().unwrap()).collect();
+    let mut acked: Vec<usize> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
     s.kill9();
     acked.sort();
-    assert_eq!(acked.len(), N, "every webhook was acknowledged before the kill");
+    assert_eq!(
+        acked.len(),
+        N,
+        "every webhook was acknowledged before the kill"
+    );
     s.restart();
 
     let enforcements = || {
-        get_json(&s, &key, "/api/v1/ruleenforcements?rule_ref=e2e.crash&limit=-1")
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        get_json(
+            &s,
+            &key,
+            "/api/v1/ruleenforcements?rule_ref=e2e.crash&limit=-1",
+        )
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
     };
     wait_until("every acknowledged webhook processed", 60, || {
-        let tis = get_json(&s, &key, "/api/v1/triggerinstances?limit=-1&status=processed");
+        let tis = get_json(
+            &s,
+            &key,
+            "/api/v1/triggerinstances?limit=-1&status=processed",
+        );
         let n = tis
             .as_array()
             .unwrap()
@@ -203,7 +288,10 @@ fn acknowledged_webhooks_are_processed_exactly_once_after_kill_9() {
         n == N && enforcements().len() == N
     });
     let enf = enforcements();
-    let mut instances: Vec<&str> = enf.iter().map(|e| e["trigger_instance_id"].as_str().unwrap()).collect();
+    let mut instances: Vec<&str> = enf
+        .iter()
+        .map(|e| e["trigger_instance_id"].as_str().unwrap())
+        .collect();
     instances.sort();
     instances.dedup();
     assert_eq!(instances.len(), N, "one enforcement per instance");
@@ -213,9 +301,42 @@ fn acknowledged_webhooks_are_processed_exactly_once_after_kill_9() {
         .unwrap()
         .iter()
         .filter(|e| e["context"]["rule"]["name"] == "crash")
-        .map(|e| e["parameters"]["cmd"].as_str().unwrap().trim_start_matches("echo ").parse().unwrap())
+        .map(|e| {
+            e["parameters"]["cmd"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("echo ")
+                .parse()
+                .unwrap()
+        })
         .collect();
     ns.sort();
     let want: Vec<i64> = (0..N as i64).collect();
     assert_eq!(ns, want, "exactly one execution per acknowledged webhook");
+}
+
+#[test]
+fn key_value_change_triggers_a_rule_that_reads_the_datastore() {
+    let s = Server::start();
+    create_rule(
+        &s,
+        "name: on_key\npack: e2e\nenabled: true\ntrigger:\n  type: core.st2.key_value_pair.create\n\
+         criteria:\n  trigger.object.name: {type: startswith, pattern: 'e2e.'}\n\
+         action:\n  ref: core.local\n  parameters:\n    cmd: \"echo {{ trigger.object.name }}={{ st2kv.system.e2e.color }}\"\n",
+    );
+    let o = s.gale(&["key", "set", "e2e.color", "blue"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut exec_id = String::new();
+    wait_until("an enforcement", 30, || {
+        let e = s.gale_json(&["rule-enforcement", "list", "--rule", "e2e.on_key"]);
+        match e.get(0).and_then(|x| x["execution_id"].as_str()) {
+            Some(id) => {
+                exec_id = id.to_string();
+                true
+            }
+            None => false,
+        }
+    });
+    let ex = s.wait_status(&exec_id, |st| st == "succeeded" || st == "failed");
+    assert_eq!(ex["result"]["stdout"], "e2e.color=blue", "{ex}");
 }
