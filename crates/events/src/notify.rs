@@ -109,7 +109,9 @@ pub fn notify_payloads(exec: &Execution, notify: &Value) -> Vec<Value> {
             Some(Value::Object(m)) => m.clone(),
             _ => Map::new(),
         };
-        data.insert("result".into(), json!(exec.result.to_string()));
+        // Python `json.dumps(result)`: `", "` and `": "` separators.
+        let result = gale_expr::functions::py_json_dumps(&exec.result, &Default::default());
+        data.insert("result".into(), json!(result));
         let routes = section
             .get("routes")
             .or_else(|| section.get("channels"))
@@ -190,5 +192,71 @@ mod tests {
         let t = t + chrono::Duration::microseconds(123_456);
         assert_eq!(py_datetime_str(&t), "2024-01-10 12:35:00.123456+00:00");
         assert_eq!(iso(&t), "2024-01-10T12:35:00.123456+00:00");
+    }
+}
+
+#[cfg(test)]
+mod payload_tests {
+    use super::*;
+
+    fn execution(status: &str) -> Execution {
+        serde_json::from_value(json!({
+            "id": "e1",
+            "action": {"name": "local", "pack": "core", "ref": "core.local", "uid": "action:core:local",
+                       "runner_type": "local-shell-cmd",
+                       "parameters": {"token": {"type": "string", "secret": true}}},
+            "runner": {"name": "local-shell-cmd", "uid": "runner_type:local-shell-cmd"},
+            "liveaction": {"id": "l1", "action": "core.local"},
+            "status": status,
+            "start_timestamp": "2024-01-10T12:35:00.123456Z",
+            "end_timestamp": "2024-01-10T12:35:01.000000Z",
+            "parameters": {"cmd": "echo", "token": "s3cret"},
+            "result": {"stdout": "hi"},
+            "context": {}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn action_trigger_payload_masks_secrets() {
+        let p = action_trigger_payload(&execution("succeeded"));
+        assert_eq!(p["execution_id"], json!("e1"));
+        assert_eq!(p["status"], json!("succeeded"));
+        assert_eq!(
+            p["start_timestamp"],
+            json!("2024-01-10 12:35:00.123456+00:00")
+        );
+        assert_eq!(p["action_name"], json!("core.local"));
+        assert_eq!(p["runner_ref"], json!("local-shell-cmd"));
+        assert_eq!(p["parameters"], json!({"cmd": "echo", "token": "********"}));
+        assert_eq!(p["result"], json!({"stdout": "hi"}));
+    }
+
+    #[test]
+    fn notify_routes_per_section() {
+        let notify = json!({
+            "on_complete": {"routes": ["slack", "mail"]},
+            "on_success": {"message": "yay", "routes": ["ok"], "data": {"k": "v"}},
+            "on_failure": {"routes": ["pager"]}
+        });
+        let ok = notify_payloads(&execution("succeeded"), &notify);
+        let routes: Vec<_> = ok.iter().map(|p| p["route"].clone()).collect();
+        assert_eq!(routes, [json!("slack"), json!("mail"), json!("ok")]);
+        assert_eq!(ok[0]["message"], json!("Action core.local completed."));
+        assert_eq!(ok[2]["message"], json!("yay"));
+        assert_eq!(ok[2]["data"]["k"], json!("v"));
+        assert_eq!(ok[2]["data"]["result"], json!("{\"stdout\": \"hi\"}"));
+        assert_eq!(
+            ok[0]["end_timestamp"],
+            json!("2024-01-10T12:35:01.000000+00:00")
+        );
+        // Canceled is not a failure for notify.
+        let canceled = notify_payloads(&execution("canceled"), &notify);
+        assert_eq!(canceled.len(), 2);
+        let failed = notify_payloads(&execution("failed"), &notify);
+        assert_eq!(
+            failed.last().unwrap()["message"],
+            json!("Action core.local failed.")
+        );
     }
 }
