@@ -115,6 +115,12 @@ pub struct EmitContext {
     pub caused_by: Option<Value>,
 }
 
+/// Extra trigger-parameter checks at rule registration, by trigger type ref (e.g. the timer
+/// engine's cron expression check, events.md §4.4). `Err` is the reason, reported as a 400
+/// naming `trigger.parameters`.
+pub type TriggerParamsCheck =
+    Arc<dyn Fn(&str, &Map<String, Value>) -> std::result::Result<(), String> + Send + Sync>;
+
 /// Datastore lookups render as missing (empty) until the datastore plugs in its provider.
 struct MissingKv;
 
@@ -147,6 +153,7 @@ pub(crate) struct Inner {
     pub(crate) registration: tokio::sync::Mutex<()>,
     /// Compiled payload schemas by trigger type ref (cleared when a type is registered).
     pub(crate) schemas: RwLock<HashMap<String, Arc<registry::Compiled>>>,
+    pub(crate) params_check: RwLock<Option<TriggerParamsCheck>>,
     /// Bumped after every change to the stored triggers (see [`Events::watch_triggers`]).
     pub(crate) triggers_changed: tokio::sync::watch::Sender<u64>,
 }
@@ -175,6 +182,7 @@ impl Events {
                 registration: tokio::sync::Mutex::new(()),
                 schemas: RwLock::new(HashMap::new()),
                 triggers_changed: tokio::sync::watch::channel(0).0,
+                params_check: RwLock::new(None),
             }),
         }
     }
@@ -183,6 +191,14 @@ impl Events {
     pub fn set_context_provider(&self, provider: Arc<dyn ContextProvider>) {
         if let Ok(mut p) = self.inner.provider.write() {
             *p = provider;
+        }
+    }
+
+    /// Install the extra trigger-parameter check of rule registration (the timer engine's
+    /// `parse_spec` for the timer types).
+    pub fn set_trigger_params_check(&self, check: TriggerParamsCheck) {
+        if let Ok(mut c) = self.inner.params_check.write() {
+            *c = Some(check);
         }
     }
 

@@ -383,6 +383,11 @@ async fn save(inner: &Inner, req: RuleRequest, mode: Mode<'_>) -> Result<Rule> {
             }
         }
     }
+    let check = inner.params_check.read().ok().and_then(|c| c.clone());
+    if let Some(check) = check {
+        check(&rule.trigger.trigger_type, &rule.trigger.parameters)
+            .map_err(|reason| Error::Invalid(format!("trigger.parameters: {reason}")))?;
+    }
     rule.trigger.r#ref = Some(bind_trigger(inner, &rule).await?);
     if let Some(old) = &previous {
         rule.id = old.id.clone();

@@ -281,8 +281,19 @@ async fn registration_refuses_bad_rules_naming_the_field() {
     let env = env().await;
     let ev = &env.events;
     custom_type(ev).await;
+    ev.set_trigger_params_check(Arc::new(|ty, params| {
+        if ty == "core.st2.CronTimer" && params.get("hour") == Some(&json!("25")) {
+            return Err("the last value (25) is higher than the maximum value (23)".into());
+        }
+        Ok(())
+    }));
     let bad = |doc: Value| RuleRequest::api(doc, "admin");
     let cases = [
+        (
+            json!({"name": "a", "trigger": {"type": "core.st2.CronTimer", "parameters": {"hour": "25"}},
+                   "action": {"ref": "core.noop"}}),
+            "trigger.parameters: the last value (25) is higher than the maximum value (23)",
+        ),
         (
             json!({"name": "a", "trigger": {"type": "ex.event"}, "action": {"ref": "core.noop"},
                 "criteria": {"trigger.n": {"type": "bogus", "pattern": 1}}}),
