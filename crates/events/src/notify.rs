@@ -80,8 +80,54 @@ pub fn action_trigger_payload(exec: &Execution) -> Value {
     })
 }
 
+/// StackStorm's notify rendering (`render_values` with strict undefined) of `message` and
+/// `data`: context `st2kv`, `action_parameters`, `action_context`, `action_results`. On any
+/// rendering error the unrendered message and data are kept (and the error logged).
+fn render_notify(
+    exec: &Execution,
+    message: String,
+    data: Map<String, Value>,
+    provider: &dyn gale_expr::ContextProvider,
+) -> (String, Map<String, Value>) {
+    let ctx = json!({
+        "action_parameters": exec.parameters,
+        "action_context": exec.context,
+        "action_results": exec.result,
+    });
+    let rendered = (|| -> Result<(String, Map<String, Value>), gale_expr::Error> {
+        let m = match gale_expr::jinja::render_st2(&message, &ctx, provider)? {
+            Value::String(s) => s,
+            other => gale_model::py::py_str(&other),
+        };
+        let mut d = Map::new();
+        for (k, v) in &data {
+            d.insert(
+                k.clone(),
+                gale_expr::jinja::render_st2_value(v, &ctx, provider)?,
+            );
+        }
+        Ok((m, d))
+    })();
+    match rendered {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(execution = %exec.id, error = %e, "notify message/data rendering failed; sent unrendered");
+            (message, data)
+        }
+    }
+}
+
 /// One `notifytrigger` payload per route of the matching notify sections.
 pub fn notify_payloads(exec: &Execution, notify: &Value) -> Vec<Value> {
+    notify_payloads_with(exec, notify, &gale_expr::NoProvider)
+}
+
+/// [`notify_payloads`] with datastore lookups for `st2kv` in messages and data.
+pub fn notify_payloads_with(
+    exec: &Execution,
+    notify: &Value,
+    provider: &dyn gale_expr::ContextProvider,
+) -> Vec<Value> {
     let status = exec.status;
     let sections: [(&str, bool, &str); 3] = [
         ("on_complete", true, "completed."),
@@ -105,10 +151,11 @@ pub fn notify_payloads(exec: &Execution, notify: &Value) -> Vec<Value> {
             .and_then(Value::as_str)
             .map(str::to_string)
             .unwrap_or_else(|| format!("Action {} {verb}", exec.action.action_ref));
-        let mut data = match section.get("data") {
+        let data = match section.get("data") {
             Some(Value::Object(m)) => m.clone(),
             _ => Map::new(),
         };
+        let (message, mut data) = render_notify(exec, message, data, provider);
         // Python `json.dumps(result)`: `", "` and `": "` separators.
         let result = gale_expr::functions::py_json_dumps(&exec.result, &Default::default());
         data.insert("result".into(), json!(result));
@@ -157,7 +204,12 @@ async fn on_completed(inner: &Inner, exec: &Execution) -> crate::Result<()> {
         caused_by: Some(json!({"type": "action_execution", "id": exec.id})),
     };
     if let Some(notify) = exec.liveaction.notify.as_ref().filter(|n| !n.is_null()) {
-        for payload in notify_payloads(exec, notify) {
+        let provider = inner.provider.read().ok().map(|p| p.clone());
+        let payloads = match &provider {
+            Some(p) => notify_payloads_with(exec, notify, p.as_ref()),
+            None => notify_payloads(exec, notify),
+        };
+        for payload in payloads {
             emit(inner, systypes::NOTIFY_TRIGGER, payload, ctx()).await?;
         }
     }
@@ -236,15 +288,22 @@ mod payload_tests {
     fn notify_routes_per_section() {
         let notify = json!({
             "on_complete": {"routes": ["slack", "mail"]},
-            "on_success": {"message": "yay", "routes": ["ok"], "data": {"k": "v"}},
-            "on_failure": {"routes": ["pager"]}
+            "on_success": {"message": "yay {{ action_results.stdout }}", "routes": ["ok"],
+                           "data": {"k": "v", "n": 5, "cmd": "{{ action_parameters.cmd }}"}},
+            "on_failure": {"message": "{{ nope }}", "routes": ["pager"], "data": {"x": "{{ nope }}"}},
         });
         let ok = notify_payloads(&execution("succeeded"), &notify);
         let routes: Vec<_> = ok.iter().map(|p| p["route"].clone()).collect();
         assert_eq!(routes, [json!("slack"), json!("mail"), json!("ok")]);
         assert_eq!(ok[0]["message"], json!("Action core.local completed."));
-        assert_eq!(ok[2]["message"], json!("yay"));
+        assert_eq!(ok[2]["message"], json!("yay hi"));
         assert_eq!(ok[2]["data"]["k"], json!("v"));
+        assert_eq!(
+            ok[2]["data"]["n"],
+            json!(5),
+            "unchanged values keep their type"
+        );
+        assert_eq!(ok[2]["data"]["cmd"], json!("echo"));
         assert_eq!(ok[2]["data"]["result"], json!("{\"stdout\": \"hi\"}"));
         assert_eq!(
             ok[0]["end_timestamp"],
@@ -254,9 +313,8 @@ mod payload_tests {
         let canceled = notify_payloads(&execution("canceled"), &notify);
         assert_eq!(canceled.len(), 2);
         let failed = notify_payloads(&execution("failed"), &notify);
-        assert_eq!(
-            failed.last().unwrap()["message"],
-            json!("Action core.local failed.")
-        );
+        // Strict undefined: the unrendered message and data are sent.
+        assert_eq!(failed.last().unwrap()["message"], json!("{{ nope }}"));
+        assert_eq!(failed.last().unwrap()["data"]["x"], json!("{{ nope }}"));
     }
 }
