@@ -50,6 +50,9 @@ pub struct EventsOptions {
     pub batch: usize,
     /// Instances of one batch processed concurrently.
     pub concurrency: usize,
+    /// `<system.base_path>/overrides`: pack registration applies its `rules` `enabled`
+    /// overrides (packs.md §3). `None` = no overrides.
+    pub overrides_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for EventsOptions {
@@ -64,6 +67,7 @@ impl Default for EventsOptions {
             validate_trigger_payload: true,
             batch: 256,
             concurrency: 32,
+            overrides_dir: None,
         }
     }
 }

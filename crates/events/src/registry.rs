@@ -485,7 +485,21 @@ pub(crate) async fn register_pack_dir(
         upsert_trigger_type(inner, tt).await?;
         report.trigger_types += 1;
     }
-    for (path, doc) in content.rules {
+    for (path, mut doc) in content.rules {
+        if let (Some(dir), Some(map)) = (&inner.opts.overrides_dir, doc.as_object_mut()) {
+            if let Err(e) =
+                gale_packs::overrides::apply_overrides(dir, &pack.pack_ref, "rules", map)
+            {
+                fail(
+                    &mut report,
+                    format!(
+                        "Failed to register rule \"{}\": enabled: {e}",
+                        path.display()
+                    ),
+                )?;
+                continue;
+            }
+        }
         let req = RuleRequest {
             doc,
             user: None,

@@ -594,3 +594,42 @@ async fn pack_rules_and_trigger_types_register_with_the_pack() {
     env.events.shutdown().await;
     env.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pack_overrides_set_rule_enabled() {
+    let env = env().await;
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("ex");
+    std::fs::create_dir_all(p.join("rules")).unwrap();
+    std::fs::create_dir_all(dir.path().join("overrides")).unwrap();
+    std::fs::write(
+        p.join("pack.yaml"),
+        "ref: ex\nname: ex\ndescription: d\nversion: 1.0.0\nauthor: a\nemail: a@example.com\n",
+    )
+    .unwrap();
+    for name in ["a", "b"] {
+        std::fs::write(
+            p.join(format!("rules/{name}.yaml")),
+            format!("name: {name}\nenabled: true\ntrigger: {{type: core.st2.generic.actiontrigger}}\naction: {{ref: core.noop}}\n"),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.path().join("overrides/ex.yaml"),
+        "rules:\n  defaults: {enabled: false}\n  exceptions:\n    b: {enabled: true}\n",
+    )
+    .unwrap();
+    let opts = EventsOptions {
+        overrides_dir: Some(dir.path().join("overrides")),
+        ..Default::default()
+    };
+    let ev = Events::new(env.engine.clone(), opts);
+    ev.register_pack_dir(&p, true).await.unwrap();
+    let enabled = |r: Value| r["enabled"].as_bool().unwrap();
+    assert!(!enabled(
+        ev.store().get_rule("ex.a").await.unwrap().unwrap()
+    ));
+    assert!(enabled(ev.store().get_rule("ex.b").await.unwrap().unwrap()));
+    env.events.shutdown().await;
+    env.engine.shutdown().await;
+}
