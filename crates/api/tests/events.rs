@@ -428,3 +428,28 @@ async fn trigger_types_and_triggers() {
     let r = env.call(Method::GET, "/api/v1/ruletypes", None).await;
     assert_eq!(r.json()[1]["name"], json!("backstop"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secret_action_parameters_are_masked_in_rules() {
+    let env = setup().await;
+    let r = env
+        .call(
+            Method::POST,
+            "/api/v1/rules",
+            Some(json!({"name": "sec", "trigger": {"type": "core.st2.generic.actiontrigger"},
+                        "action": {"ref": "core.http", "parameters": {"url": "http://x", "password": "p4ss"}}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = env
+        .call(Method::GET, "/api/v1/rules/default.sec", None)
+        .await;
+    let params = &r.json()["action"]["parameters"];
+    assert_eq!(params["password"], json!("********"), "{params}");
+    assert_eq!(params["url"], json!("http://x"));
+    let r = env.call(Method::GET, "/api/v1/rules", None).await;
+    assert_eq!(
+        r.json()[0]["action"]["parameters"]["password"],
+        json!("********")
+    );
+}

@@ -30,6 +30,44 @@ fn not_found(key: &str) -> ApiError {
     ))
 }
 
+/// Secret action parameters (per the action's and runner's schemas) shown as `********`.
+async fn mask(
+    state: &AppState,
+    mut rule: Value,
+    cache: &mut std::collections::HashMap<
+        String,
+        Option<(gale_model::RunnerType, gale_model::Action)>,
+    >,
+) -> ApiResult<Value> {
+    let Some(action_ref) = field(&rule, &["action", "ref"])
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return Ok(rule);
+    };
+    if !cache.contains_key(&action_ref) {
+        let found = match state.store().get_action(&action_ref).await? {
+            Some(action) => state
+                .store()
+                .get_runner_type(&action.runner_type)
+                .await?
+                .map(|runner| (runner, action)),
+            None => None,
+        };
+        cache.insert(action_ref.clone(), found);
+    }
+    if let (Some(Some((runner, action))), Some(Value::Object(params))) = (
+        cache.get(&action_ref),
+        rule.get("action")
+            .and_then(|a| a.get("parameters"))
+            .cloned(),
+    ) {
+        let masked = gale_engine::params::mask_parameters(runner, action, &params);
+        rule["action"]["parameters"] = Value::Object(masked);
+    }
+    Ok(rule)
+}
+
 fn field<'a>(v: &'a Value, path: &[&str]) -> Option<&'a Value> {
     path.iter().try_fold(v, |cur, p| cur.get(p))
 }
@@ -63,16 +101,21 @@ async fn list(State(state): State<AppState>, Query(q): Query<Params>) -> ApiResu
         })
         .collect();
     let (items, total) = page.apply(rules);
-    Ok(list_response(items, page.headers(total)))
+    let mut cache = Default::default();
+    let mut masked = Vec::with_capacity(items.len());
+    for r in items {
+        masked.push(mask(&state, r, &mut cache).await?);
+    }
+    Ok(list_response(masked, page.headers(total)))
 }
 
 async fn get_one(State(state): State<AppState>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
-    state
+    let rule = state
         .store()
         .get_rule(&key)
         .await?
-        .map(Json)
-        .ok_or_else(|| not_found(&key))
+        .ok_or_else(|| not_found(&key))?;
+    Ok(Json(mask(&state, rule, &mut Default::default()).await?))
 }
 
 async fn create(
