@@ -1,5 +1,8 @@
 //! A bounded, time-limited memory of idempotency keys, for the webhook endpoint to drop resent
 //! Site Engine events (the sender resends a spooled event with the key it was created with).
+//! Use: `first_seen(key)` before dispatching (false: answer 202 and store nothing), and
+//! `forget(key)` if the dispatch then fails, so the sender's retry is not mistaken for a
+//! duplicate.
 //!
 //! In memory on purpose: duplicates come from a resend minutes after the first delivery (a
 //! lost response, a spool flush racing a retry), well inside the window; a Gale restart in
@@ -55,6 +58,13 @@ impl RecentKeys {
         true
     }
 
+    /// Forgets `key`: the caller reserved it with [`RecentKeys::first_seen`] but could not
+    /// dispatch the event, so the sender's retry must not be dropped as a duplicate.
+    pub fn forget(&mut self, key: &str) {
+        self.seen.remove(key);
+        self.order.retain(|(k, _)| k != key);
+    }
+
     pub fn len(&self) -> usize {
         self.seen.len()
     }
@@ -80,6 +90,11 @@ impl Deduplicator {
     pub fn first_seen(&self, key: &str) -> bool {
         let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
         g.first_seen(key, Instant::now())
+    }
+    /// See [`RecentKeys::forget`]: call it when dispatching a reserved event failed.
+    pub fn forget(&self, key: &str) {
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.forget(key);
     }
 }
 
@@ -124,5 +139,9 @@ mod tests {
         assert!(d.first_seen("se-1"));
         assert!(!d.first_seen("se-1"));
         assert!(d.first_seen("se-2"));
+        // A failed dispatch releases the key so the retry goes through.
+        d.forget("se-2");
+        assert!(d.first_seen("se-2"));
+        assert!(!d.first_seen("se-2"));
     }
 }
