@@ -19,12 +19,18 @@ use tokio::sync::broadcast;
 /// possible for an execution that completes twice, which the engine never does).
 const SEEN_CAP: usize = 100_000;
 
+/// Emits in flight at once: the listener must drain the broadcast faster than executions
+/// complete, so emits run concurrently (and share the store's group commits).
+const IN_FLIGHT: usize = 256;
+
 pub(crate) async fn run(inner: Arc<Inner>, mut events: broadcast::Receiver<EngineEvent>) {
     let mut seen: HashSet<String> = HashSet::new();
+    let mut tasks: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
     loop {
         let ev = tokio::select! {
             ev = events.recv() => ev,
-            _ = inner.stop.cancelled() => return,
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
+            _ = inner.stop.cancelled() => break,
         };
         let exec = match ev {
             Ok(EngineEvent::ExecutionUpdated(e)) | Ok(EngineEvent::ExecutionCreated(e)) => e,
@@ -36,7 +42,7 @@ pub(crate) async fn run(inner: Arc<Inner>, mut events: broadcast::Receiver<Engin
                 );
                 continue;
             }
-            Err(broadcast::error::RecvError::Closed) => return,
+            Err(broadcast::error::RecvError::Closed) => break,
         };
         if !exec.status.is_completed() || seen.contains(&exec.id) {
             continue;
@@ -45,10 +51,18 @@ pub(crate) async fn run(inner: Arc<Inner>, mut events: broadcast::Receiver<Engin
             seen.clear();
         }
         seen.insert(exec.id.clone());
-        if let Err(e) = on_completed(&inner, &exec).await {
-            tracing::error!(execution = %exec.id, error = %e, "cannot emit completion triggers");
+        while tasks.len() >= IN_FLIGHT {
+            tasks.join_next().await;
         }
+        let inner = inner.clone();
+        tasks.spawn(async move {
+            if let Err(e) = on_completed(&inner, &exec).await {
+                tracing::error!(execution = %exec.id, error = %e, "cannot emit completion triggers");
+            }
+        });
     }
+    // Completions already taken from the channel are still emitted.
+    while tasks.join_next().await.is_some() {}
 }
 
 /// Python `str()` of an aware UTC datetime: `2024-01-10 12:35:00.123456+00:00` (no fraction

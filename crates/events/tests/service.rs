@@ -538,6 +538,20 @@ async fn interrupted_instances_are_processed_once_after_restart() {
     restarted.start().await.unwrap();
     restarted.process_pending().await.unwrap();
     for id in &ids {
+        // The pending one may be in the running processor's hands rather than ours.
+        let (st, i) = (store.clone(), id.clone());
+        wait_for("processed", || {
+            let (st, i) = (st.clone(), i.clone());
+            async move {
+                st.get_trigger_instance(&i)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .status
+                    .is_completed()
+            }
+        })
+        .await;
         let ti = store.get_trigger_instance(id).await.unwrap().unwrap();
         assert_eq!(ti.status, TriggerInstanceStatus::Processed);
         let enf = enforcements(&restarted, id).await;
