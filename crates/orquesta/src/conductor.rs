@@ -98,6 +98,79 @@ pub struct ItemState {
     pub status: Status,
 }
 
+/// With-items item statuses as a string of one code per item; the list form is still read.
+mod compact_items {
+    use super::ItemState;
+    use crate::status::Status;
+    use serde::de::Error as _;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    const CODES: [(Status, char); 16] = [
+        (Status::Unset, '-'),
+        (Status::Requested, 'q'),
+        (Status::Scheduled, 'h'),
+        (Status::Delayed, 'd'),
+        (Status::Running, 'r'),
+        (Status::Pending, 'n'),
+        (Status::Pausing, 'p'),
+        (Status::Paused, 'P'),
+        (Status::Resuming, 'm'),
+        (Status::Succeeded, 's'),
+        (Status::Failed, 'f'),
+        (Status::Expired, 'x'),
+        (Status::Abandoned, 'a'),
+        (Status::Retrying, 't'),
+        (Status::Canceling, 'c'),
+        (Status::Canceled, 'C'),
+    ];
+
+    fn code(s: Status) -> char {
+        CODES
+            .iter()
+            .find(|(st, _)| *st == s)
+            .map_or('-', |(_, c)| *c)
+    }
+
+    fn status(c: char) -> Option<Status> {
+        CODES.iter().find(|(_, k)| *k == c).map(|(s, _)| *s)
+    }
+
+    pub fn serialize<S: Serializer>(v: &Option<Vec<ItemState>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_none(),
+            Some(items) => {
+                let text: String = items.iter().map(|i| code(i.status)).collect();
+                s.serialize_some(&text)
+            }
+        }
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Repr {
+        Compact(String),
+        List(Vec<ItemState>),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Vec<ItemState>>, D::Error> {
+        match Option::<Repr>::deserialize(d)? {
+            None => Ok(None),
+            Some(Repr::List(v)) => Ok(Some(v)),
+            Some(Repr::Compact(text)) => text
+                .chars()
+                .map(|c| {
+                    status(c)
+                        .map(|status| ItemState { status })
+                        .ok_or_else(|| D::Error::custom(format!("unknown item status code {c:?}")))
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+        }
+    }
+}
+
 /// A task waiting to be dispatched (or, for with-items tasks, being dispatched).
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
 pub struct StagedTask {
@@ -108,7 +181,13 @@ pub struct StagedTask {
     pub ready: bool,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub retry: Option<RetryState>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    /// Persisted as one character per item (see [`compact_items`]): a 1,000-item task is
+    /// serialized after every event, so this list dominates the state's size.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        default,
+        with = "compact_items"
+    )]
     pub items: Option<Vec<ItemState>>,
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub completed: bool,
@@ -1551,6 +1630,41 @@ impl Conductor {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn with_items_state_is_one_character_per_item_and_the_list_form_still_reads() {
+        let t = StagedTask {
+            id: "t".into(),
+            items: Some(vec![
+                ItemState {
+                    status: Status::Running,
+                },
+                ItemState {
+                    status: Status::Succeeded,
+                },
+                ItemState {
+                    status: Status::Unset,
+                },
+                ItemState {
+                    status: Status::Canceled,
+                },
+            ]),
+            ..Default::default()
+        };
+        let v = serde_json::to_value(&t).unwrap();
+        assert_eq!(v["items"], json!("rs-C"));
+        assert_eq!(serde_json::from_value::<StagedTask>(v).unwrap(), t);
+        let mut old = serde_json::to_value(&t).unwrap();
+        old["items"] = json!(["running", "succeeded", "null", "canceled"]);
+        assert_eq!(serde_json::from_value::<StagedTask>(old).unwrap(), t);
+        let mut bad = serde_json::to_value(&t).unwrap();
+        bad["items"] = json!("r?");
+        assert!(serde_json::from_value::<StagedTask>(bad).is_err());
+        let none = StagedTask::default();
+        let v = serde_json::to_value(&none).unwrap();
+        assert!(v.get("items").is_none());
+        assert_eq!(serde_json::from_value::<StagedTask>(v).unwrap(), none);
+    }
     use super::*;
     use serde_json::json;
 
