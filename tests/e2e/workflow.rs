@@ -448,3 +448,26 @@ fn repeated_kill9_never_runs_a_finished_task_twice() {
         other => panic!("unexpected final status {other:?}: {ex}"),
     }
 }
+
+const KV: &str = r#"
+version: 1.0
+tasks:
+  greet:
+    action: core.local cmd="echo <% st2kv('system.wf.greeting') %>"
+output:
+  - said: <% task(greet).result.stdout %>
+"#;
+
+#[test]
+fn workflows_read_the_datastore() {
+    let s = Server::start();
+    register_pack(&s, &[("kv", "orquesta", KV)]);
+    let o = s.gale(&["key", "set", "wf.greeting", "hello from st2kv"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let ex = s.gale_json(&["run", "wfe2e.kv"]);
+    assert_eq!(ex["status"], "succeeded", "{ex}");
+    assert_eq!(
+        ex["result"],
+        serde_json::json!({"output": {"said": "hello from st2kv"}})
+    );
+}

@@ -186,6 +186,11 @@ async fn open_datastore(
     .await
     .context("cannot open the datastore")?;
     state.set_datastore(datastore.clone());
+    // Parameter templates, Orquesta `st2kv()` and action-chain templates read it too.
+    let ds = datastore.clone();
+    state.engine().set_datastore(Arc::new(move |user: &str| {
+        Box::new(ds.provider(user)) as Box<dyn gale_expr::ContextProvider>
+    }));
     tokio::spawn(datastore.run_purger(Duration::from_secs(60), state.shutdown_token().clone()));
     Ok(())
 }
