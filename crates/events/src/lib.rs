@@ -158,6 +158,8 @@ pub(crate) struct Inner {
     /// Compiled payload schemas by trigger type ref (cleared when a type is registered).
     pub(crate) schemas: RwLock<HashMap<String, Arc<registry::Compiled>>>,
     pub(crate) params_check: RwLock<Option<TriggerParamsCheck>>,
+    /// Set once the stored rules are in the index; before that every instance is `pending`.
+    pub(crate) rules_loaded: std::sync::atomic::AtomicBool,
     /// Bumped after every change to the stored triggers (see [`Events::watch_triggers`]).
     pub(crate) triggers_changed: tokio::sync::watch::Sender<u64>,
 }
@@ -187,6 +189,7 @@ impl Events {
                 schemas: RwLock::new(HashMap::new()),
                 triggers_changed: tokio::sync::watch::channel(0).0,
                 params_check: RwLock::new(None),
+                rules_loaded: std::sync::atomic::AtomicBool::new(false),
             }),
         }
     }
@@ -395,12 +398,27 @@ pub(crate) async fn emit_to(
         p => p,
     };
     let now = inner.engine.clock().now();
+    // With no enabled rule on the trigger, processing could only record `processed`: store it
+    // so at once and save the claim and completion writes (every execution emits an
+    // actiontrigger, usually with no rule on it).
+    let has_rules = !inner
+        .rules_loaded
+        .load(std::sync::atomic::Ordering::Acquire)
+        || inner
+            .index
+            .read()
+            .map(|i| i.candidates(&t.trigger_ref).next().is_some())
+            .unwrap_or(true);
     let ti = TriggerInstance {
         id: gale_model::new_id(),
         trigger: t.trigger_ref.clone(),
         payload,
         occurrence_time: now,
-        status: TriggerInstanceStatus::Pending,
+        status: if has_rules {
+            TriggerInstanceStatus::Pending
+        } else {
+            TriggerInstanceStatus::Processed
+        },
     };
     let component = TraceComponent {
         object_id: ti.id.clone(),
@@ -430,7 +448,9 @@ pub(crate) async fn emit_to(
         }
     };
     inner.store.create_trigger_instance(&ti, trace).await?;
-    inner.wake.notify_one();
+    if has_rules {
+        inner.wake.notify_one();
+    }
     tracing::debug!(trigger_instance = %ti.id, trigger = %ti.trigger, "trigger instance stored");
     Ok(ti)
 }

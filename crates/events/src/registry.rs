@@ -87,6 +87,9 @@ pub(crate) async fn load_rules(inner: &Inner) -> Result<()> {
     if let Ok(mut i) = inner.index.write() {
         *i = index;
     }
+    inner
+        .rules_loaded
+        .store(true, std::sync::atomic::Ordering::Release);
     refresh_webhooks(inner).await
 }
 

@@ -472,6 +472,8 @@ async fn re_emit_adds_the_original_id() {
         .await
         .unwrap()
         .unwrap();
+    // No rule on the trigger: stored processed at once, nothing for the processor to do.
+    assert_eq!(ti.status, TriggerInstanceStatus::Processed);
     let (new, payload) = ev.re_emit(&ti.id).await.unwrap();
     assert_eq!(
         payload,
