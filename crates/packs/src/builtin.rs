@@ -27,32 +27,32 @@ pub struct BuiltinPack {
 }
 
 macro_rules! file {
-    ($path:literal) => {
+    ($pack:literal, $path:literal) => {
         BuiltinFile {
             path: $path,
-            contents: include_str!(concat!("../../../packs/core/", $path)),
+            contents: include_str!(concat!("../../../packs/", $pack, "/", $path)),
             executable: false,
         }
     };
-    ($path:literal, exec) => {
+    ($pack:literal, $path:literal, exec) => {
         BuiltinFile {
             path: $path,
-            contents: include_str!(concat!("../../../packs/core/", $path)),
+            contents: include_str!(concat!("../../../packs/", $pack, "/", $path)),
             executable: true,
         }
     };
 }
 
 static CORE_FILES: &[BuiltinFile] = &[
-    file!("pack.yaml"),
-    file!("actions/echo.yaml"),
-    file!("actions/error.yaml"),
-    file!("actions/http.yaml"),
-    file!("actions/local.yaml"),
-    file!("actions/local_sudo.yaml"),
-    file!("actions/noop.yaml"),
-    file!("actions/sendmail.yaml"),
-    file!("actions/send_mail/send_mail", exec),
+    file!("core", "pack.yaml"),
+    file!("core", "actions/echo.yaml"),
+    file!("core", "actions/error.yaml"),
+    file!("core", "actions/http.yaml"),
+    file!("core", "actions/local.yaml"),
+    file!("core", "actions/local_sudo.yaml"),
+    file!("core", "actions/noop.yaml"),
+    file!("core", "actions/sendmail.yaml"),
+    file!("core", "actions/send_mail/send_mail", exec),
 ];
 
 /// The `core` pack (v1.0.1): the core actions whose runners Gale has.
@@ -63,9 +63,43 @@ pub fn core() -> BuiltinPack {
     }
 }
 
+static SITEENGINE_FILES: &[BuiltinFile] = &[
+    file!("siteengine", "pack.yaml"),
+    file!("siteengine", "config.schema.yaml"),
+    file!("siteengine", "triggers/alarm.yaml"),
+    file!("siteengine", "triggers/trap.yaml"),
+    file!("siteengine", "triggers/syslog.yaml"),
+    file!("siteengine", "triggers/appliance_status.yaml"),
+    file!("siteengine", "actions/graphql.yaml"),
+    file!("siteengine", "actions/server_info.yaml"),
+    file!("siteengine", "actions/list_devices.yaml"),
+    file!("siteengine", "actions/get_device.yaml"),
+    file!("siteengine", "actions/get_ports.yaml"),
+    file!("siteengine", "actions/rediscover_device.yaml"),
+    file!("siteengine", "actions/create_device.yaml"),
+    file!("siteengine", "actions/delete_device.yaml"),
+    file!("siteengine", "actions/update_device.yaml"),
+    file!("siteengine", "actions/enforce_device.yaml"),
+    file!("siteengine", "actions/run_workflow.yaml"),
+    file!("siteengine", "actions/preregister_device.yaml"),
+    file!("siteengine", "actions/quarantine_mac.yaml"),
+    file!("siteengine", "actions/release_mac.yaml"),
+    file!("siteengine", "actions/reauthenticate_mac.yaml"),
+    file!("siteengine", "bin/st2integration.py", exec),
+];
+
+/// The `siteengine` pack: ExtremeCloud IQ Site Engine trigger types, northbound API actions
+/// (runner `siteengine-nbi`, which the server must register first) and the sender script.
+pub fn siteengine() -> BuiltinPack {
+    BuiltinPack {
+        name: "siteengine",
+        files: SITEENGINE_FILES,
+    }
+}
+
 /// Every shipped pack.
 pub fn all() -> Vec<BuiltinPack> {
-    vec![core()]
+    vec![core(), siteengine()]
 }
 
 impl BuiltinPack {

@@ -47,7 +47,7 @@ async fn bench() -> Result<()> {
         data_dir: data.clone(),
         ..EngineOptions::default()
     };
-    let engine = Engine::new(Arc::new(store), gale_runners::Registry::with_builtin(), opts);
+    let engine = Engine::new(Arc::new(store), super::server::runner_registry(), opts);
     engine.register_runner_types().await?;
     for pack in gale_packs::builtin::install_all(&data)? {
         engine.register_pack_dir(&pack, false).await?;

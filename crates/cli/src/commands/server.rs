@@ -88,11 +88,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         .api_url
         .clone()
         .unwrap_or_else(|| format!("http://{}/api/v1", args.bind));
-    let engine = Engine::new(
-        Arc::new(store),
-        gale_runners::Registry::with_builtin(),
-        opts,
-    );
+    let engine = Engine::new(Arc::new(store), runner_registry(), opts);
 
     let mut config = ApiConfig::new(&data_dir);
     config.token_ttl = args.token_ttl;
@@ -266,6 +262,14 @@ async fn start_services(
         }
     }
     Ok(())
+}
+
+/// Every runner a Gale node has: the built-in ones and the Site Engine northbound runner that
+/// the shipped `siteengine` pack's actions use (registered before the pack is).
+pub(crate) fn runner_registry() -> gale_runners::Registry {
+    let mut runners = gale_runners::Registry::with_builtin();
+    runners.register(Arc::new(gale_siteengine::SiteEngineRunner::new()));
+    runners
 }
 
 async fn wait_for_signal(stop: &tokio_util::sync::CancellationToken) {
