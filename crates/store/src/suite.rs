@@ -1488,7 +1488,11 @@ pub async fn trigger_types_triggers_and_rules<S: Store + ?Sized>(s: &S) {
     again.description = Some("d".into());
     let again = s.upsert_trigger_type(again).await.unwrap();
     assert_eq!(again.id, tt.id, "upsert by ref keeps the id");
-    assert!(s.get_trigger_type("core.st2.webhook").await.unwrap().is_some());
+    assert!(s
+        .get_trigger_type("core.st2.webhook")
+        .await
+        .unwrap()
+        .is_some());
     assert!(s.get_trigger_type(&tt.id).await.unwrap().is_some());
     assert_eq!(s.list_trigger_types(Some("other")).await.unwrap().len(), 0);
 
@@ -1559,7 +1563,12 @@ pub async fn trigger_instances_claim_once_and_complete<S: Store + ?Sized>(s: &S)
     }
     // Concurrent claims never hand out the same instance twice.
     let (a, b) = tokio::join!(s.claim_trigger_instances(3), s.claim_trigger_instances(3));
-    let mut ids: Vec<String> = a.unwrap().into_iter().chain(b.unwrap()).map(|t| t.id).collect();
+    let mut ids: Vec<String> = a
+        .unwrap()
+        .into_iter()
+        .chain(b.unwrap())
+        .map(|t| t.id)
+        .collect();
     ids.sort();
     assert_eq!(ids, ["ti0", "ti1", "ti2", "ti3", "ti4"]);
     assert!(s.claim_trigger_instances(10).await.unwrap().is_empty());
@@ -1596,9 +1605,19 @@ pub async fn trigger_instances_claim_once_and_complete<S: Store + ?Sized>(s: &S)
     assert_eq!(trace.id, "tr0");
     assert_eq!(trace.trigger_instances.len(), 3, "ti0, ti2 and ti4");
     assert_eq!(trace.rules.len(), 1);
-    assert_eq!(s.trace_of_execution("ex1").await.unwrap().unwrap().id, "tr0");
+    assert_eq!(
+        s.trace_of_execution("ex1").await.unwrap().unwrap().id,
+        "tr0"
+    );
     // ti1 appended to a trace that did not exist: a new one was made.
-    assert_eq!(s.trace_of_trigger_instance("ti1").await.unwrap().unwrap().id, "tr1");
+    assert_eq!(
+        s.trace_of_trigger_instance("ti1")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        "tr1"
+    );
 
     let (page, total) = s
         .list_trigger_instances(&TriggerInstanceFilter {

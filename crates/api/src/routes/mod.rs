@@ -2,8 +2,8 @@
 //! creation) and everything else behind [`crate::auth::require_auth`].
 
 pub mod actions;
-pub mod enforcements;
 pub mod apikeys;
+pub mod enforcements;
 pub mod executions;
 pub mod health;
 pub mod keys;

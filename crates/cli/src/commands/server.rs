@@ -248,7 +248,10 @@ async fn start_services(
     engine.start().await.context("cannot start the engine")?;
     if let Some(events) = state.events() {
         // Built-in trigger types, rules index, recovery of interrupted instances, processor.
-        events.start().await.context("cannot start the events service")?;
+        events
+            .start()
+            .await
+            .context("cannot start the events service")?;
         for builtin in gale_packs::builtin::all() {
             if let Some(pack) = state.store().get_pack(builtin.name).await? {
                 let report = events
