@@ -39,7 +39,8 @@ async fn list_enforcements(
     State(state): State<AppState>,
     Query(q): Query<Params>,
 ) -> ApiResult<Response> {
-    let page = Page::parse(&q, Some(100), state.config().page_cap())?;
+    // StackStorm's default page for rule enforcements is 50 (st2-api.md §1).
+    let page = Page::parse(&q, Some(50), state.config().page_cap())?;
     let filter = EnforcementFilter {
         rule: qget(&q, "rule_ref")
             .or_else(|| qget(&q, "rule_id"))
