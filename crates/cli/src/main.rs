@@ -42,8 +42,6 @@ enum Command {
     Apikey(commands::auth::ApiKeyArgs),
     /// Datastore key-value pairs: list, get, set, delete, load.
     Key(commands::key::KeyArgs),
-    /// Timers (interval, cron, date triggers of rules): list, get.
-    Timer(commands::timer::TimerArgs),
     /// Rules: list, get, create, update, delete, enable, disable.
     Rule(commands::events::RuleArgs),
     /// Trigger types: list, get.
@@ -56,6 +54,8 @@ enum Command {
     Webhook(commands::events::WebhookArgs),
     /// Traces: list, get.
     Trace(commands::events::TraceArgs),
+    /// Timers (interval, cron, date triggers of rules): list, get.
+    Timer(commands::timer::TimerArgs),
     /// Run the server: API, engine and runners in one process.
     Server(commands::server::ServerArgs),
     /// Benchmarks that print figures (server pipeline, expressions).
@@ -79,13 +79,13 @@ fn main() -> std::process::ExitCode {
         Command::Runner(args) => commands::resources::runner(&opts, args),
         Command::Apikey(args) => commands::auth::apikey(&opts, args),
         Command::Key(args) => commands::key::key(&opts, args),
-        Command::Timer(args) => commands::timer::timer(&opts, args),
         Command::Rule(args) => commands::events::rule(&opts, args),
         Command::Trigger(args) => commands::events::trigger(&opts, args),
         Command::TriggerInstance(args) => commands::events::trigger_instance(&opts, args),
         Command::RuleEnforcement(args) => commands::events::rule_enforcement(&opts, args),
         Command::Webhook(args) => commands::events::webhook(&opts, args),
         Command::Trace(args) => commands::events::trace(&opts, args),
+        Command::Timer(args) => commands::timer::timer(&opts, args),
         Command::Server(args) => commands::server::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Expr(args) => commands::expr::run(args),
