@@ -105,6 +105,25 @@ fn webhook_rule_runs_local_command_with_payload_parameters() {
         .clone();
     assert_eq!(ti["status"], "processed");
     let id = ti["id"].as_str().unwrap();
+    // The execution carries StackStorm's snapshots of the rule and the trigger side, and
+    // the execution list filters on them (`?trigger_instance=<id>`, `?rule=<name>`).
+    assert_eq!(ex["trigger_instance"]["id"], id, "{ex}");
+    assert_eq!(ex["trigger"]["type"], "core.st2.webhook", "{ex}");
+    assert!(ex["trigger"].get("ref_count").is_none(), "{ex}");
+    assert_eq!(ex["trigger_type"]["ref"], "core.st2.webhook", "{ex}");
+    assert_eq!(ex["rule"]["ref"], "e2e.greet", "{ex}");
+    assert_eq!(ex["rule"]["name"], "greet", "{ex}");
+    let by_ti = get_json(
+        &s,
+        &key,
+        &format!("/api/v1/executions?trigger_instance={id}"),
+    );
+    assert_eq!(by_ti.as_array().map(Vec::len), Some(1), "{by_ti}");
+    assert_eq!(by_ti[0]["id"], exec_id.as_str());
+    let by_rule = get_json(&s, &key, "/api/v1/executions?rule=greet");
+    assert_eq!(by_rule[0]["id"], exec_id.as_str(), "{by_rule}");
+    let none = get_json(&s, &key, "/api/v1/executions?rule=other");
+    assert_eq!(none.as_array().map(Vec::len), Some(0), "{none}");
     let traces = s.gale_json(&["trace", "list", "--trigger-instance", id]);
     assert_eq!(
         traces[0]["action_executions"][0]["object_id"],

@@ -83,7 +83,8 @@ async fn request_inner(inner: &Inner, req: ExecutionRequest) -> Result<Execution
         })?),
         None => None,
     };
-    let prepared = prepare(inner, &req, parent.as_ref(), false).await?;
+    let mut prepared = prepare(inner, &req, parent.as_ref(), false).await?;
+    snapshot_rule_fields(inner, &mut prepared.exec).await?;
     tracing::Span::current().record("execution_id", tracing::field::display(&prepared.exec.id));
     inner
         .store
@@ -99,6 +100,50 @@ async fn request_inner(inner: &Inner, req: ExecutionRequest) -> Result<Execution
         Some(e) => Err(Error::Params(e)),
         None => Ok(prepared.exec),
     }
+}
+
+/// StackStorm's `create_execution_object`: an execution requested with `context.trigger_instance`
+/// / `context.rule` (the rules engine's enforcement) carries snapshots of the trigger instance,
+/// its trigger and trigger type, and the rule, so `?trigger_instance=` / `?rule=` filter on them.
+/// A reference that no longer resolves leaves its field unset (logged) rather than refusing the
+/// execution: the rule already decided to run it.
+async fn snapshot_rule_fields(inner: &Inner, exec: &mut Execution) -> Result<(), Error> {
+    let ctx_id = |key: &str| {
+        exec.context
+            .get(key)
+            .and_then(|v| v.get("id"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    if let Some(ti_id) = ctx_id("trigger_instance") {
+        match inner.store.get_trigger_instance(&ti_id).await? {
+            Some(ti) => {
+                if let Some(trigger) = inner.store.get_trigger(&ti.trigger).await? {
+                    if let Some(tt) = inner.store.get_trigger_type(&trigger.trigger_type).await? {
+                        exec.trigger_type = serde_json::to_value(&tt).ok();
+                    }
+                    exec.trigger = serde_json::to_value(&trigger).ok().map(|mut v| {
+                        // Bookkeeping of ours, not a field of StackStorm's trigger document.
+                        if let Some(o) = v.as_object_mut() {
+                            o.remove("ref_count");
+                        }
+                        v
+                    });
+                }
+                exec.trigger_instance = serde_json::to_value(&ti).ok();
+            }
+            None => {
+                tracing::warn!(trigger_instance = %ti_id, "trigger instance of the context not found")
+            }
+        }
+    }
+    if let Some(rule_id) = ctx_id("rule") {
+        match inner.store.get_rule(&rule_id).await? {
+            Some(rule) => exec.rule = Some(rule),
+            None => tracing::warn!(rule = %rule_id, "rule of the context not found"),
+        }
+    }
+    Ok(())
 }
 
 /// A new execution record, ready to be stored: with its queue item, or failed (no item) with

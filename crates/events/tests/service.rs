@@ -138,6 +138,32 @@ async fn rule_renders_payload_into_a_local_execution() {
     assert_eq!(exec.context["rule"]["name"], json!("echo"));
     assert_eq!(exec.context["trigger_instance"]["id"], json!(ti.id));
     assert_eq!(exec.context["user"], json!("stanley"));
+    // The snapshots StackStorm's create_execution_object adds, and the store filters on them.
+    assert_eq!(exec.trigger_instance.as_ref().unwrap()["id"], json!(ti.id));
+    assert_eq!(exec.trigger.as_ref().unwrap()["ref"], json!("ex.event"));
+    assert!(exec.trigger.as_ref().unwrap().get("ref_count").is_none());
+    assert_eq!(
+        exec.trigger_type.as_ref().unwrap()["ref"],
+        json!("ex.event")
+    );
+    assert_eq!(exec.rule.as_ref().unwrap()["ref"], json!("ex.echo"));
+    assert_eq!(exec.rule.as_ref().unwrap()["id"], json!(rule.id));
+    for filter in [
+        gale_store::ExecutionFilter {
+            trigger_instance: Some(ti.id.clone()),
+            ..Default::default()
+        },
+        gale_store::ExecutionFilter {
+            rule: Some("echo".into()),
+            ..Default::default()
+        },
+    ] {
+        let (found, _) = ev.store().list_executions(&filter).await.unwrap();
+        assert_eq!(
+            found.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+            vec![exec_id.as_str()]
+        );
+    }
     let trace = ev
         .store()
         .trace_of_trigger_instance(&ti.id)
