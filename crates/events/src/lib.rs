@@ -17,6 +17,7 @@ mod notify;
 mod processor;
 mod registry;
 pub mod systypes;
+pub mod timers;
 pub mod uid;
 pub mod webhook;
 
@@ -162,6 +163,8 @@ pub(crate) struct Inner {
     pub(crate) rules_loaded: std::sync::atomic::AtomicBool,
     /// Bumped after every change to the stored triggers (see [`Events::watch_triggers`]).
     pub(crate) triggers_changed: tokio::sync::watch::Sender<u64>,
+    /// The timer engine, once [`Events::start_timers`] ran.
+    pub(crate) timers: RwLock<Option<Arc<gale_sensors::timers::Timers>>>,
 }
 
 impl Inner {
@@ -190,6 +193,7 @@ impl Events {
                 triggers_changed: tokio::sync::watch::channel(0).0,
                 params_check: RwLock::new(None),
                 rules_loaded: std::sync::atomic::AtomicBool::new(false),
+                timers: RwLock::new(None),
             }),
         }
     }

@@ -10,4 +10,5 @@
 //! below the least significant given one default to their minimum — so the evaluator is our
 //! own, on `chrono-tz` for time zones and DST, rather than a Unix-cron library.
 
+pub mod test_clock;
 pub mod timers;
