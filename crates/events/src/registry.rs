@@ -127,6 +127,12 @@ impl RuleCatalog for Catalog {
 
 /// Validate `instance` against a StackStorm-dialect schema; the message of the best error.
 pub(crate) fn schema_error(schema: &Value, instance: &Value) -> Option<String> {
+    schema_error_at(schema, instance).map(|(_, m)| m)
+}
+
+/// [`schema_error`] with the instance path of the failing value (`unit`, `a.0`; empty for
+/// the instance itself), so registration errors can name the field.
+pub(crate) fn schema_error_at(schema: &Value, instance: &Value) -> Option<(String, String)> {
     let empty = match schema {
         Value::Null => true,
         Value::Object(m) => m.is_empty(),
@@ -138,8 +144,8 @@ pub(crate) fn schema_error(schema: &Value, instance: &Value) -> Option<String> {
     let draft4 = gale_packs::schema::to_draft4(schema);
     match gale_packs::schema::best_error(&draft4, instance) {
         Ok(None) => None,
-        Ok(Some(e)) => Some(e.message),
-        Err(e) => Some(e),
+        Ok(Some(e)) => Some((e.path.join("."), e.message)),
+        Err(e) => Some((String::new(), e)),
     }
 }
 
@@ -381,8 +387,13 @@ async fn save(inner: &Inner, req: RuleRequest, mode: Mode<'_>) -> Result<Rule> {
     if let Some(tt) = &tt {
         if tt.is_parameterized() || systypes::is_system_type(&tt.type_ref) {
             let params = Value::Object(rule.trigger.parameters.clone());
-            if let Some(reason) = schema_error(&tt.parameters_schema, &params) {
-                return Err(Error::Invalid(format!("trigger.parameters: {reason}")));
+            if let Some((path, reason)) = schema_error_at(&tt.parameters_schema, &params) {
+                let field = if path.is_empty() {
+                    "trigger.parameters".to_string()
+                } else {
+                    format!("trigger.parameters.{path}")
+                };
+                return Err(Error::Invalid(format!("{field}: {reason}")));
             }
         }
     }

@@ -4,8 +4,12 @@
 //! and rule registration refuses timer parameters the engine could not schedule.
 
 use crate::{EmitContext, Events};
+// What the binary needs to start the timers, without depending on gale-sensors itself.
+pub use gale_sensors::test_clock::file_clock;
+pub use gale_sensors::timers::{NowFn, TimerOptions};
+
 use async_trait::async_trait;
-use gale_sensors::timers::{parse_spec, Fire, NowFn, TimerOptions, TimerSink, Timers, TIMER_TYPES};
+use gale_sensors::timers::{parse_spec, Fire, TimerSink, Timers, TIMER_TYPES};
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 

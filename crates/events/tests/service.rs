@@ -339,6 +339,12 @@ async fn registration_refuses_bad_rules_naming_the_field() {
             "trigger.parameters",
         ),
         (
+            json!({"name": "a", "trigger": {"type": "core.st2.IntervalTimer",
+                                            "parameters": {"unit": "fortnights", "delta": 1}},
+                "action": {"ref": "core.noop"}}),
+            "trigger.parameters.unit: 'fortnights' is not one of",
+        ),
+        (
             json!({"name": 5, "trigger": {"type": "ex.event"}, "action": {"ref": "core.noop"}}),
             "name",
         ),

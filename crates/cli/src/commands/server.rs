@@ -46,6 +46,10 @@ pub struct ServerArgs {
     /// Default: `<data-dir>/keys/datastore_key.json`, generated on first start.
     #[arg(long, env = "GALE_ENCRYPTION_KEY_PATH")]
     pub encryption_key_path: Option<PathBuf>,
+    /// TEST ONLY: the timer engine reads the time from this file (RFC 3339, rewritten by the
+    /// test) instead of the system clock, so end-to-end tests move timers by hand.
+    #[arg(long, env = "GALE_TEST_CLOCK_FILE", hide = true)]
+    pub test_clock_file: Option<PathBuf>,
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
@@ -252,6 +256,7 @@ async fn start_services(
             .start()
             .await
             .context("cannot start the events service")?;
+        start_timers(events, state, args).await?;
         for builtin in gale_packs::builtin::all() {
             if let Some(pack) = state.store().get_pack(builtin.name).await? {
                 let report = events
@@ -264,6 +269,40 @@ async fn start_services(
             }
         }
     }
+    Ok(())
+}
+
+/// The timer engine (IntervalTimer, CronTimer, DateTimer) on the engine's clock, or on the
+/// test clock file; it stops with the server.
+async fn start_timers(
+    events: &gale_events::Events,
+    state: &AppState,
+    args: &ServerArgs,
+) -> anyhow::Result<()> {
+    use gale_events::timers::{file_clock, NowFn, TimerOptions};
+    let (now, poll): (NowFn, Duration) = match &args.test_clock_file {
+        Some(path) => {
+            tracing::warn!(path = %path.display(), "timers run on a TEST clock file");
+            (
+                file_clock(path.clone()),
+                // The file is not watched: read it often.
+                Duration::from_millis(100),
+            )
+        }
+        None => {
+            let clock = state.engine().clock().clone();
+            (Arc::new(move || clock.now()), Duration::from_secs(1))
+        }
+    };
+    events
+        .start_timers(
+            TimerOptions::default(),
+            now,
+            poll,
+            state.shutdown_token().clone(),
+        )
+        .await
+        .context("cannot start the timers")?;
     Ok(())
 }
 
