@@ -170,32 +170,8 @@ pub(crate) async fn prepare(
         return Err(Error::ActionDisabled(action.action_ref.clone()));
     }
 
-    // 2. Context: user, then the caller's context, the parent's user, then pack if absent.
-    let mut context = Map::new();
-    context.insert("user".into(), json!(req.user));
-    for (k, v) in &req.context {
-        context.insert(k.clone(), v.clone());
-    }
-    if let Some(p) = parent {
-        if !context.get("parent").is_some_and(Value::is_object) {
-            let mut pc = Map::new();
-            pc.insert("execution_id".into(), json!(p.id));
-            for (k, v) in &p.context {
-                pc.entry(k.clone()).or_insert_with(|| v.clone());
-            }
-            context.insert("parent".into(), Value::Object(pc));
-        }
-        let parent_user = context
-            .get("parent")
-            .and_then(|pc| pc.get("user"))
-            .and_then(Value::as_str)
-            .map(str::to_string)
-            .or_else(|| p.user().map(str::to_string));
-        if let Some(u) = parent_user {
-            context.insert("user".into(), json!(u));
-        }
-    }
-    context.entry("pack").or_insert_with(|| json!(action.pack));
+    // 2. Context.
+    let context = request_context(req, parent, &action.pack);
 
     let now = inner.now();
     let id = gale_model::new_id();
@@ -225,17 +201,7 @@ pub(crate) async fn prepare(
         }
         Err(e) if record_all_failures || stage::creates_failed_record(&e) => {
             // A render failure still leaves a failed execution behind (§2.1 step 3).
-            exec.parameters = req.parameters.clone();
-            exec.liveaction.parameters = req.parameters.clone();
-            exec.set_result(json!({"error": e.to_string(), "traceback": ""}));
-            // requested → failed is not a transition a runner may make, so it is set directly.
-            exec.status = ExecStatus::Failed;
-            exec.log.push(LogEntry {
-                timestamp: now,
-                status: ExecStatus::Failed,
-            });
-            exec.end_timestamp = Some(now);
-            exec.elapsed_seconds = Some(0.0);
+            mark_failed(&mut exec, &req.parameters, &e.to_string(), now);
             return Ok(Prepared {
                 exec,
                 item: None,
@@ -257,6 +223,92 @@ pub(crate) async fn prepare(
         item: Some(item),
         error: None,
     })
+}
+
+/// The execution context: user, then the caller's context, the parent's user, then the
+/// action's pack if absent.
+fn request_context(
+    req: &ExecutionRequest,
+    parent: Option<&Execution>,
+    pack: &str,
+) -> Map<String, Value> {
+    let mut context = Map::new();
+    context.insert("user".into(), json!(req.user));
+    for (k, v) in &req.context {
+        context.insert(k.clone(), v.clone());
+    }
+    if let Some(p) = parent {
+        if !context.get("parent").is_some_and(Value::is_object) {
+            let mut pc = Map::new();
+            pc.insert("execution_id".into(), json!(p.id));
+            for (k, v) in &p.context {
+                pc.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+            context.insert("parent".into(), Value::Object(pc));
+        }
+        let parent_user = context
+            .get("parent")
+            .and_then(|pc| pc.get("user"))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .or_else(|| p.user().map(str::to_string));
+        if let Some(u) = parent_user {
+            context.insert("user".into(), json!(u));
+        }
+    }
+    context.entry("pack").or_insert_with(|| json!(pack));
+    context
+}
+
+/// A new record that failed before it ran: `parameters` as given, result
+/// `{"error": message, "traceback": ""}`.
+fn mark_failed(
+    exec: &mut Execution,
+    parameters: &Map<String, Value>,
+    message: &str,
+    now: gale_model::Timestamp,
+) {
+    exec.parameters = parameters.clone();
+    exec.liveaction.parameters = parameters.clone();
+    exec.set_result(json!({"error": message, "traceback": ""}));
+    // requested → failed is not a transition a runner may make, so it is set directly.
+    exec.status = ExecStatus::Failed;
+    exec.log.push(LogEntry {
+        timestamp: now,
+        status: ExecStatus::Failed,
+    });
+    exec.end_timestamp = Some(now);
+    exec.elapsed_seconds = Some(0.0);
+}
+
+impl crate::Engine {
+    /// What StackStorm's rules engine does when a rule's action parameters fail to render
+    /// (events.md §5.9 step 5): the execution is requested with the *unrendered* parameters —
+    /// validated against the action's schema, not rendered — and stored `failed` at once with
+    /// `{"error": <error>, "traceback": ""}`. A validation error (or a missing or disabled
+    /// action) is returned instead and nothing is stored.
+    pub async fn request_failed_execution(
+        &self,
+        req: ExecutionRequest,
+        error: &str,
+    ) -> Result<Execution, Error> {
+        let inner: &Inner = &self.inner;
+        let resolved = resolve(inner, &req.action_ref).await?;
+        if !resolved.action.enabled {
+            return Err(Error::ActionDisabled(resolved.action.action_ref.clone()));
+        }
+        crate::params::validate_params(&resolved.runner, &resolved.action, &req.parameters)?;
+        let context = request_context(&req, None, &resolved.action.pack);
+        let now = inner.now();
+        let id = gale_model::new_id();
+        let mut exec = new_execution(inner, &resolved, &id, now, &req, context, None);
+        mark_failed(&mut exec, &req.parameters, error, now);
+        snapshot_rule_fields(inner, &mut exec).await?;
+        inner.store.create_execution(&exec, None).await?;
+        tracing::debug!(execution_id = %exec.id, "failed execution recorded");
+        inner.publish(EngineEvent::ExecutionCreated(exec.clone()));
+        Ok(exec)
+    }
 }
 
 fn new_execution(

@@ -286,15 +286,32 @@ async fn enforce(
     });
     let plan = match plan {
         Ok(p) => p,
-        Err(PlanError::Render { reason, .. }) | Err(PlanError::Cast(reason)) => {
-            return Ok((None, Some(reason)))
+        Err(PlanError::Render {
+            reason,
+            raw_parameters,
+            context,
+        }) => {
+            // StackStorm still requests the execution with the unrendered parameters and
+            // fails it at once; the enforcement carries the reason and no execution id
+            // (events.md §5.9 step 5). If the raw parameters fail the action's schema, that
+            // error is the reason and no execution exists.
+            let req = ExecutionRequest {
+                action_ref: rule.action.r#ref.clone(),
+                parameters: raw_parameters,
+                user: inner.opts.system_user.clone(),
+                context: request_context(inner, &context),
+                delay_ms: None,
+                parent: None,
+            };
+            return match inner.engine.request_failed_execution(req, &reason).await {
+                Ok(_) => Ok((None, Some(reason))),
+                Err(gale_engine::Error::Store(e)) => Err(e.into()),
+                Err(e) => Ok((None, Some(e.to_string()))),
+            };
         }
+        Err(PlanError::Cast(reason)) => return Ok((None, Some(reason))),
     };
-    let mut context = match serde_json::to_value(&plan.context) {
-        Ok(Value::Object(m)) => m,
-        _ => Map::new(),
-    };
-    context.insert("user".into(), json!(inner.opts.system_user));
+    let context = request_context(inner, &plan.context);
     let req = ExecutionRequest {
         action_ref: plan.action_ref.clone(),
         parameters: plan.parameters,
@@ -308,4 +325,14 @@ async fn enforce(
         Err(gale_engine::Error::Store(e)) => Err(e.into()),
         Err(e) => Ok((None, Some(e.to_string()))),
     }
+}
+
+/// The execution context of an enforcement (the system user, not the rule's creator).
+fn request_context(inner: &Inner, context: &gale_rules::EnforcementContext) -> Map<String, Value> {
+    let mut context = match serde_json::to_value(context) {
+        Ok(Value::Object(m)) => m,
+        _ => Map::new(),
+    };
+    context.insert("user".into(), json!(inner.opts.system_user));
+    context
 }

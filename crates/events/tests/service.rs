@@ -251,6 +251,12 @@ async fn failures_are_recorded_and_the_engine_keeps_going() {
             json!({}),
             json!({"ref": "core.local", "parameters": {"cmd": "{{ trigger.missing.x }}"}}),
         ),
+        (
+            "rawbad",
+            json!({}),
+            json!({"ref": "core.local", "parameters": {"cmd": "{{ trigger.missing.x }}",
+                                                       "timeout": "{{ trigger.s }}"}}),
+        ),
         ("ok", json!({}), json!({"ref": "core.noop"})),
     ] {
         ev.create_rule(RuleRequest::api(
@@ -293,10 +299,42 @@ async fn failures_are_recorded_and_the_engine_keeps_going() {
     let r = by("ex.render");
     assert_eq!(r.status, EnforcementStatus::Failed);
     assert!(r.execution_id.is_none());
-    assert!(r
-        .failure_reason
-        .unwrap()
-        .contains("Failed to render parameter \"cmd\""));
+    let reason = r.failure_reason.unwrap();
+    assert!(
+        reason.contains("Failed to render parameter \"cmd\""),
+        "{reason}"
+    );
+    // StackStorm still leaves a failed execution with the unrendered parameters.
+    let (failed, _) = ev
+        .store()
+        .list_executions(&gale_store::ExecutionFilter {
+            rule: Some("render".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    let f = &failed[0];
+    assert_eq!(f.status, ExecStatus::Failed);
+    assert_eq!(f.parameters["cmd"], json!("{{ trigger.missing.x }}"));
+    assert_eq!(f.result["error"], json!(reason));
+    assert_eq!(f.context["rule"]["name"], json!("render"));
+    assert_eq!(f.context["user"], json!("stanley"));
+    assert_eq!(f.trigger_instance.as_ref().unwrap()["id"], json!(ti.id));
+    // Unrendered parameters that fail the action's schema: that is the reason, no execution.
+    let raw = by("ex.rawbad");
+    assert_eq!(raw.status, EnforcementStatus::Failed);
+    let reason = raw.failure_reason.unwrap();
+    assert!(reason.contains("is not of type 'integer'"), "{reason}");
+    let (none, _) = ev
+        .store()
+        .list_executions(&gale_store::ExecutionFilter {
+            rule: Some("rawbad".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert!(none.is_empty(), "{none:?}");
     assert_eq!(by("ex.ok").status, EnforcementStatus::Succeeded);
     env.events.shutdown().await;
     env.engine.shutdown().await;
