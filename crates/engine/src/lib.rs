@@ -58,6 +58,9 @@ pub struct EngineOptions {
     pub data_dir: PathBuf,
     /// Queue lease: how long a claimed item stays invisible to other workers.
     pub lease: Duration,
+    /// Pack config files (`<dir>/<pack>.yaml`, StackStorm's `system.config_dir`), read into
+    /// `config_context`; `None`: every pack's config is `{}`. `gale server`: `<data-dir>/configs`.
+    pub config_dir: Option<PathBuf>,
 }
 
 impl Default for EngineOptions {
@@ -71,6 +74,7 @@ impl Default for EngineOptions {
             api_url: "http://127.0.0.1:9101/api/v1".to_string(),
             data_dir: PathBuf::from("."),
             lease: Duration::from_secs(60),
+            config_dir: None,
         }
     }
 }
@@ -172,6 +176,7 @@ pub(crate) struct Inner {
     pub(crate) wf_locks: Mutex<HashMap<String, Arc<workflow::Slot>>>,
     /// The datastore behind `st2kv` (none: every key is missing).
     pub(crate) datastore: std::sync::RwLock<Option<DatastoreFactory>>,
+    pub(crate) pack_configs: Arc<stage::PackConfigs>,
 }
 
 impl Engine {
@@ -187,8 +192,10 @@ impl Engine {
         clock: Arc<dyn Clock>,
     ) -> Self {
         let (events, _) = broadcast::channel(4096);
+        let pack_configs = Arc::new(stage::PackConfigs::new(opts.config_dir.clone()));
         Self {
             inner: Arc::new(Inner {
+                pack_configs,
                 store,
                 runners,
                 opts,
@@ -222,6 +229,7 @@ impl Engine {
             ));
         }
         register::register_runner_types(&self.inner).await?;
+        self.refresh_config_schemas().await?;
         recovery::recover(&self.inner).await?;
         *guard = Some(worker::Pool::start(self.inner.clone()));
         Ok(())
@@ -323,21 +331,38 @@ impl Engine {
         dir: &std::path::Path,
         fail_on_failure: bool,
     ) -> Result<RegisterReport, Error> {
-        register::register_pack_dir(&self.inner, dir, fail_on_failure).await
+        let report = register::register_pack_dir(&self.inner, dir, fail_on_failure).await?;
+        self.refresh_config_schemas().await?;
+        Ok(report)
+    }
+
+    /// Re-read the config schemas of the stored packs (for `config_context`).
+    async fn refresh_config_schemas(&self) -> Result<(), Error> {
+        for pack in self.inner.store.list_packs().await? {
+            self.inner
+                .pack_configs
+                .set_schema(&pack.pack_ref, pack.config_schema);
+        }
+        Ok(())
     }
 }
 
 impl Inner {
     /// The datastore view for `user`'s executions.
-    pub(crate) fn datastore_for(&self, user: &str) -> Box<dyn gale_expr::ContextProvider> {
+    /// Also carries the pack configs, for `config_context` in parameter rendering.
+    pub(crate) fn datastore_for(&self, user: &str) -> Box<stage::StageKv> {
         let factory = match self.datastore.read() {
             Ok(g) => g.clone(),
             Err(p) => p.into_inner().clone(),
         };
-        match factory {
+        let kv = match factory {
             Some(f) => f(user),
             None => Box::new(stage::EmptyDatastore),
-        }
+        };
+        Box::new(stage::StageKv {
+            kv,
+            configs: self.pack_configs.clone(),
+        })
     }
 
     pub(crate) fn publish(&self, ev: EngineEvent) {
