@@ -21,6 +21,9 @@ pub struct ApiConfig {
     pub max_page_size: i64,
     /// bcrypt cost for passwords written by Gale (tests use the minimum).
     pub bcrypt_cost: u32,
+    /// Take `Authorization: Basic base64(<any>:<api key>)` as the API key on
+    /// `POST /webhooks/siteengine` (site-engine.md §1.3; off unless the operator opts in).
+    pub webhooks_accept_basic_api_key: bool,
 }
 
 impl ApiConfig {
@@ -31,6 +34,7 @@ impl ApiConfig {
             token_ttl: 86_400,
             max_page_size: 100,
             bcrypt_cost: 10,
+            webhooks_accept_basic_api_key: false,
         }
     }
 
@@ -61,6 +65,8 @@ struct Inner {
     events: std::sync::OnceLock<gale_events::Events>,
     /// The datastore behind `/keys`, set once at start-up (`gale server`).
     datastore: std::sync::OnceLock<Arc<gale_datastore::Datastore>>,
+    /// Idempotency memory of `POST /webhooks/siteengine`.
+    siteengine_hook: crate::routes::webhooks::SiteEngineHook,
 }
 
 impl AppState {
@@ -74,6 +80,7 @@ impl AppState {
                 shutdown: CancellationToken::new(),
                 events: std::sync::OnceLock::new(),
                 datastore: std::sync::OnceLock::new(),
+                siteengine_hook: Default::default(),
             }),
         }
     }
@@ -113,5 +120,8 @@ impl AppState {
     }
     pub fn datastore(&self) -> Option<&Arc<gale_datastore::Datastore>> {
         self.inner.datastore.get()
+    }
+    pub(crate) fn siteengine_hook(&self) -> &crate::routes::webhooks::SiteEngineHook {
+        &self.inner.siteengine_hook
     }
 }

@@ -4,9 +4,11 @@
 //! `forget(key)` if the dispatch then fails, so the sender's retry is not mistaken for a
 //! duplicate.
 //!
-//! In memory on purpose: duplicates come from a resend minutes after the first delivery (a
-//! lost response, a spool flush racing a retry), well inside the window; a Gale restart in
-//! between is the rare case a durable store would add. Time is passed in so tests drive it.
+//! The memory itself is not durable: the webhook endpoint stores each key in the trigger
+//! instance's payload and seeds the deduplicator from recent instances ([`Deduplicator::seed`])
+//! before its first check, so a resend across a Gale restart is still dropped. A key may carry
+//! the id of the trigger instance it produced ([`Deduplicator::record`]) so a duplicate can be
+//! answered with it. Time is passed in so tests drive it.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
@@ -19,6 +21,8 @@ pub struct RecentKeys {
     ttl: Duration,
     seen: HashMap<String, Instant>,
     order: VecDeque<(String, Instant)>,
+    /// Trigger instance id per key, once the event was dispatched.
+    ids: HashMap<String, String>,
 }
 
 impl RecentKeys {
@@ -28,6 +32,7 @@ impl RecentKeys {
             ttl,
             seen: HashMap::new(),
             order: VecDeque::new(),
+            ids: HashMap::new(),
         }
     }
 
@@ -40,6 +45,7 @@ impl RecentKeys {
             // Only forget the key if this queue entry is its latest sighting.
             if self.seen.get(key) == Some(at) {
                 self.seen.remove(key);
+                self.ids.remove(key);
             }
             self.order.pop_front();
         }
@@ -62,7 +68,32 @@ impl RecentKeys {
     /// dispatch the event, so the sender's retry must not be dropped as a duplicate.
     pub fn forget(&mut self, key: &str) {
         self.seen.remove(key);
+        self.ids.remove(key);
         self.order.retain(|(k, _)| k != key);
+    }
+
+    /// Remembers which trigger instance `key` produced (after a successful dispatch).
+    pub fn record(&mut self, key: &str, id: &str) {
+        if self.seen.contains_key(key) {
+            self.ids.insert(key.to_string(), id.to_string());
+        }
+    }
+
+    /// The trigger instance `key` produced, when known.
+    pub fn id_of(&self, key: &str) -> Option<&str> {
+        self.ids.get(key).map(String::as_str)
+    }
+
+    /// Marks `key` as seen at `at` (a past delivery read back from storage) with its instance
+    /// id. Seed oldest first: expiry walks the keys in insertion order.
+    pub fn seed(&mut self, key: &str, id: &str, at: Instant, now: Instant) {
+        if now.saturating_duration_since(at) >= self.ttl || self.seen.contains_key(key) {
+            return;
+        }
+        self.seen.insert(key.to_string(), at);
+        self.order.push_back((key.to_string(), at));
+        self.ids.insert(key.to_string(), id.to_string());
+        self.expire(now);
     }
 
     pub fn len(&self) -> usize {
@@ -95,6 +126,23 @@ impl Deduplicator {
     pub fn forget(&self, key: &str) {
         let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
         g.forget(key);
+    }
+    /// See [`RecentKeys::record`].
+    pub fn record(&self, key: &str, id: &str) {
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.record(key, id);
+    }
+    /// See [`RecentKeys::id_of`].
+    pub fn id_of(&self, key: &str) -> Option<String> {
+        let g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.id_of(key).map(str::to_string)
+    }
+    /// See [`RecentKeys::seed`]; `age` is how long ago the key was delivered.
+    pub fn seed(&self, key: &str, id: &str, age: Duration) {
+        let now = Instant::now();
+        let at = now.checked_sub(age).unwrap_or(now);
+        let mut g = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        g.seed(key, id, at, now);
     }
 }
 
@@ -131,6 +179,25 @@ mod tests {
         assert!(!k.first_seen("c", t0));
         assert!(!k.first_seen("b", t0));
         assert!(k.first_seen("a", t0), "a was forgotten");
+    }
+
+    #[test]
+    fn seeded_keys_are_duplicates_with_their_instance_until_the_window_ends() {
+        let now = Instant::now() + Duration::from_secs(1000);
+        let mut k = RecentKeys::new(10, Duration::from_secs(60));
+        k.seed("old", "ti-0", now - Duration::from_secs(61), now);
+        k.seed("se-1", "ti-1", now - Duration::from_secs(30), now);
+        assert_eq!(k.id_of("se-1"), Some("ti-1"));
+        assert!(!k.first_seen("se-1", now));
+        assert!(k.first_seen("old", now), "outside the window when seeded");
+        assert_eq!(k.id_of("old"), None);
+        k.record("old", "ti-2");
+        assert_eq!(k.id_of("old"), Some("ti-2"));
+        // The seeded key ages out at its original delivery time, not at seeding time.
+        assert!(k.first_seen("se-1", now + Duration::from_secs(30)));
+        assert_eq!(k.id_of("se-1"), None);
+        k.record("never-seen", "x");
+        assert_eq!(k.id_of("never-seen"), None);
     }
 
     #[test]

@@ -53,6 +53,10 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/v1/tokens", post(tokens::create))
         .merge(protected)
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            webhooks::basic_api_key,
+        ))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }

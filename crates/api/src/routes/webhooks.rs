@@ -2,6 +2,11 @@
 //! custom URLs, `GET /webhooks[/<url>]`. Body parsing, header names and dispatch live in
 //! `gale_events::webhook`; this module reads the raw request, enforces the size limit (413) and
 //! answers `202` echoing the parsed body once the instances are committed.
+//!
+//! `POST /webhooks/siteengine` (site-engine.md §1.4) takes the Site Engine envelope instead:
+//! `gale_siteengine` normalises it into a `siteengine.*` trigger payload, resent events are
+//! dropped by idempotency key (durably: the key is stored in the payload and the memory is
+//! seeded from recent instances before the first check), and the answer is the trigger instance.
 
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -21,6 +26,7 @@ pub const WEBHOOK_BODY_LIMIT: usize = 8 * 1024 * 1024;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/webhooks", get(list))
+        .route("/webhooks/siteengine", axum::routing::post(siteengine))
         .route("/webhooks/*hook", get(get_one).post(fire))
 }
 
@@ -86,20 +92,15 @@ async fn get_one(
         .ok_or_else(|| ApiError::not_found(format!("Webhook {url} not registered with st2")))
 }
 
-async fn fire(
-    State(state): State<AppState>,
-    Path(hook): Path<String>,
-    req: Request,
-) -> ApiResult<Response> {
-    let ev = events(&state)?.clone();
-    let (parts, body) = req.into_parts();
-    let raw = match axum::body::to_bytes(Body::new(body), WEBHOOK_BODY_LIMIT).await {
-        Ok(b) => b,
+/// The body up to [`WEBHOOK_BODY_LIMIT`], or the 413/400 response to send instead.
+async fn read_body(body: axum::body::Body) -> Result<axum::body::Bytes, Response> {
+    match axum::body::to_bytes(body, WEBHOOK_BODY_LIMIT).await {
+        Ok(b) => Ok(b),
         Err(e) => {
             // axum reports the limit as a "length limit exceeded" body error.
             let too_large = format!("{e:?} {e}").contains("length limit");
             if too_large {
-                return Ok((
+                return Err((
                     StatusCode::PAYLOAD_TOO_LARGE,
                     Json(json!({"faultstring": format!(
                         "Request body is too large (the limit is {WEBHOOK_BODY_LIMIT} bytes)."
@@ -107,10 +108,21 @@ async fn fire(
                 )
                     .into_response());
             }
-            return Err(ApiError::bad_request(format!(
-                "Failed to read request body: {e}"
-            )));
+            Err(ApiError::bad_request(format!("Failed to read request body: {e}")).into_response())
         }
+    }
+}
+
+async fn fire(
+    State(state): State<AppState>,
+    Path(hook): Path<String>,
+    req: Request,
+) -> ApiResult<Response> {
+    let ev = events(&state)?.clone();
+    let (parts, body) = req.into_parts();
+    let raw = match read_body(Body::new(body)).await {
+        Ok(b) => b,
+        Err(resp) => return Ok(resp),
     };
     let content_type = parts
         .headers
@@ -133,4 +145,194 @@ async fn fire(
     })
     .await?;
     Ok((StatusCode::ACCEPTED, Json(body)).into_response())
+}
+
+/// Trigger types a Site Engine envelope dispatches (the ones whose instances carry keys).
+const SITEENGINE_TRIGGERS: [&str; 3] = [
+    gale_siteengine::envelope::ALARM_TRIGGER,
+    gale_siteengine::envelope::TRAP_TRIGGER,
+    gale_siteengine::envelope::SYSLOG_TRIGGER,
+];
+
+/// Payload field the idempotency key is stored under, so dedup survives a restart.
+pub const IDEMPOTENCY_FIELD: &str = "idempotency_key";
+
+/// State of `POST /webhooks/siteengine`: the recent idempotency keys, seeded once from storage.
+#[derive(Default)]
+pub struct SiteEngineHook {
+    dedup: gale_siteengine::dedup::Deduplicator,
+    seeded: tokio::sync::OnceCell<()>,
+}
+
+impl SiteEngineHook {
+    /// Loads the keys of the `siteengine.*` instances stored within the dedup window (24 h),
+    /// oldest first, so a resend after a restart is still recognised.
+    async fn seed(&self, state: &AppState) -> ApiResult<()> {
+        self.seeded
+            .get_or_try_init(|| async {
+                let now = gale_model::now();
+                let filter = gale_store::TriggerInstanceFilter {
+                    trigger: SITEENGINE_TRIGGERS.iter().map(|s| s.to_string()).collect(),
+                    timestamp_gt: Some(now - chrono::Duration::hours(24)),
+                    limit: Some(100_000),
+                    ..Default::default()
+                };
+                let (mut items, _) = state.store().list_trigger_instances(&filter).await?;
+                items.sort_by_key(|t| t.occurrence_time);
+                let mut n = 0usize;
+                for ti in &items {
+                    if let Some(key) = ti.payload.get(IDEMPOTENCY_FIELD).and_then(Value::as_str) {
+                        let age = (now - ti.occurrence_time).to_std().unwrap_or_default();
+                        self.dedup.seed(key, &ti.id, age);
+                        n += 1;
+                    }
+                }
+                tracing::debug!(keys = n, "siteengine webhook: dedup seeded from storage");
+                Ok::<(), ApiError>(())
+            })
+            .await?;
+        Ok(())
+    }
+}
+
+fn header_str<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// Opt-in (site-engine.md §1.3): `Authorization: Basic base64(<anything>:<api key>)` is taken
+/// as the API key on the Site Engine webhook, for senders that can only do Basic auth. Runs
+/// before the auth middleware; a request that already carries a token or key is left alone.
+pub async fn basic_api_key(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: axum::middleware::Next,
+) -> Response {
+    if state.config().webhooks_accept_basic_api_key
+        && req.uri().path().trim_end_matches('/') == "/api/v1/webhooks/siteengine"
+        && header_str(req.headers(), "st2-api-key").is_none()
+        && header_str(req.headers(), "x-auth-token").is_none()
+    {
+        if let Some(key) = header_str(req.headers(), "authorization").and_then(basic_password) {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&key) {
+                req.headers_mut().insert("st2-api-key", v);
+            }
+        }
+    }
+    next.run(req).await
+}
+
+/// The password part of a Basic credential.
+fn basic_password(value: &str) -> Option<String> {
+    use base64::Engine as _;
+    let (scheme, b64) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    let text = String::from_utf8(raw).ok()?;
+    let (_, key) = text.split_once(':')?;
+    Some(key.to_string()).filter(|k| !k.is_empty())
+}
+
+/// An instance in API form (the shape of `GET /triggerinstances/{id}`).
+fn instance_api(ti: &gale_model::events::TriggerInstance) -> Value {
+    serde_json::to_value(ti).unwrap_or(Value::Null)
+}
+
+async fn siteengine(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
+    let ev = events(&state)?.clone();
+    let (parts, body) = req.into_parts();
+    let raw = match read_body(Body::new(body)).await {
+        Ok(b) => b,
+        Err(resp) => return Ok(resp),
+    };
+    let mut n = gale_siteengine::normalize(&raw, gale_model::now())
+        .map_err(|e| ApiError::bad_request(format!("Invalid Site Engine event: {e}")))?;
+    // The envelope's key (alarm id and time) wins; the header covers events without both.
+    let key = n.idempotency_key.clone().or_else(|| {
+        header_str(
+            &parts.headers,
+            gale_siteengine::envelope::IDEMPOTENCY_HEADER,
+        )
+        .map(str::to_string)
+    });
+    let trace_tag = header_str(&parts.headers, "st2-trace-tag")
+        .map(str::to_string)
+        .unwrap_or_else(|| n.trace_tag.clone());
+    let hook = &state.siteengine_hook();
+    if let Some(key) = &key {
+        hook.seed(&state).await?;
+        if !hook.dedup.first_seen(key) {
+            let existing = match hook.dedup.id_of(key) {
+                Some(id) => state.store().get_trigger_instance(&id).await?,
+                None => None,
+            };
+            tracing::info!(key = %key, "siteengine webhook: duplicate event dropped");
+            let body = match existing {
+                Some(ti) => instance_api(&ti),
+                // The first delivery is still being dispatched.
+                None => json!({"idempotency_key": key, "duplicate": true}),
+            };
+            return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+        }
+        if let Value::Object(p) = &mut n.payload {
+            p.insert(IDEMPOTENCY_FIELD.into(), Value::String(key.clone()));
+        }
+    }
+    let ctx = gale_events::EmitContext {
+        trace_tag: Some(trace_tag),
+        ..Default::default()
+    };
+    match ev.dispatch_validated(n.trigger, n.payload, ctx).await {
+        Ok(Some(ti)) => {
+            if let Some(key) = &key {
+                hook.dedup.record(key, &ti.id);
+            }
+            Ok((StatusCode::ACCEPTED, Json(instance_api(&ti))).into_response())
+        }
+        Ok(None) => {
+            // Not stored (the trigger type is not registered): a retry must not be dropped.
+            if let Some(key) = &key {
+                hook.dedup.forget(key);
+            }
+            Err(ApiError::bad_request(format!(
+                "Trigger type {} is not registered (is the siteengine pack installed?)",
+                n.trigger
+            )))
+        }
+        Err(e) => {
+            if let Some(key) = &key {
+                hook.dedup.forget(key);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::basic_password;
+
+    #[test]
+    fn basic_password_is_the_api_key() {
+        use base64::Engine as _;
+        let enc = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        assert_eq!(
+            basic_password(&format!("Basic {}", enc("siteengine:k3y:x"))).as_deref(),
+            Some("k3y:x")
+        );
+        assert_eq!(
+            basic_password(&format!("basic {}", enc(":k"))).as_deref(),
+            Some("k")
+        );
+        assert_eq!(basic_password(&format!("Basic {}", enc("user:"))), None);
+        assert_eq!(basic_password(&format!("Bearer {}", enc("a:b"))), None);
+        assert_eq!(basic_password("Basic !!!"), None);
+    }
 }

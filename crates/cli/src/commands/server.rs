@@ -50,6 +50,11 @@ pub struct ServerArgs {
     /// test) instead of the system clock, so end-to-end tests move timers by hand.
     #[arg(long, env = "GALE_TEST_CLOCK_FILE", hide = true)]
     pub test_clock_file: Option<PathBuf>,
+    /// Accept `Authorization: Basic base64(<any>:<api key>)` as the API key on
+    /// `POST /api/v1/webhooks/siteengine`, for Site Engine setups that can only send Basic
+    /// auth (site-engine.md 1.3). Off by default.
+    #[arg(long, env = "GALE_WEBHOOKS_ACCEPT_BASIC_API_KEY")]
+    pub webhooks_accept_basic_api_key: bool,
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
@@ -88,6 +93,8 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         opts.workers = w.max(1);
     }
     opts.data_dir = data_dir.clone();
+    // Pack configs (`<pack>.yaml`), StackStorm's /opt/stackstorm/configs.
+    opts.config_dir = Some(data_dir.join("configs"));
     opts.api_url = args
         .api_url
         .clone()
@@ -96,6 +103,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
 
     let mut config = ApiConfig::new(&data_dir);
     config.token_ttl = args.token_ttl;
+    config.webhooks_accept_basic_api_key = args.webhooks_accept_basic_api_key;
     config.packs_dirs = std::iter::once(data_dir.join("packs"))
         .chain(args.packs_dirs.iter().cloned())
         .collect();
