@@ -201,9 +201,26 @@ async fn evaluate_and_enforce(
             caused_by: json!({"type": "trigger_instance", "id": ti.id}),
         });
         if recovered {
-            if let Some(exec_id) = existing_execution(inner, rule, ti).await? {
-                done.enforcements
-                    .push(enforcement(inner, ti, rule, Some(exec_id), None));
+            if let Some(exec) = existing_execution(inner, rule, ti).await? {
+                // A record failed before it ran (parameters that did not render) stands for
+                // a failed enforcement without an execution id, as when it was requested.
+                let never_ran = exec.status == gale_model::ExecStatus::Failed
+                    && exec.log.iter().all(|l| {
+                        matches!(
+                            l.status,
+                            gale_model::ExecStatus::Requested | gale_model::ExecStatus::Failed
+                        )
+                    });
+                let e = if never_ran {
+                    let reason = exec.result["error"]
+                        .as_str()
+                        .unwrap_or("the action parameters failed to render")
+                        .to_string();
+                    enforcement(inner, ti, rule, None, Some(reason))
+                } else {
+                    enforcement(inner, ti, rule, Some(exec.id), None)
+                };
+                done.enforcements.push(e);
                 continue;
             }
         }
@@ -229,7 +246,7 @@ async fn existing_execution(
     inner: &Inner,
     rule: &Rule,
     ti: &TriggerInstance,
-) -> Result<Option<String>> {
+) -> Result<Option<gale_model::Execution>> {
     let (found, _) = inner
         .store
         .list_executions(&ExecutionFilter {
@@ -246,13 +263,10 @@ async fn existing_execution(
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    Ok(found
-        .into_iter()
-        .find(|e| {
-            field(e, "rule").as_deref() == Some(rule.id.as_str())
-                && field(e, "trigger_instance").as_deref() == Some(ti.id.as_str())
-        })
-        .map(|e| e.id))
+    Ok(found.into_iter().find(|e| {
+        field(e, "rule").as_deref() == Some(rule.id.as_str())
+            && field(e, "trigger_instance").as_deref() == Some(ti.id.as_str())
+    }))
 }
 
 /// Plan and request one execution: `(execution id, failure reason)`.

@@ -719,3 +719,80 @@ async fn pack_overrides_set_rule_enabled() {
     env.events.shutdown().await;
     env.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_render_failure_is_not_requested_twice_after_restart() {
+    let env = env().await;
+    let ev = &env.events;
+    custom_type(ev).await;
+    ev.create_rule(RuleRequest::api(
+        json!({"name": "bad", "pack": "ex", "enabled": true, "trigger": {"type": "ex.event"},
+               "action": {"ref": "core.local", "parameters": {"cmd": "{{ trigger.nope.x }}"}}}),
+        "admin",
+    ))
+    .await
+    .unwrap();
+    // A crash after the failed execution was stored, before the enforcement was.
+    ev.shutdown().await;
+    let store = ev.store().clone();
+    let ti = ev
+        .emit("ex.event", json!({"n": 1}), EmitContext::default())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.claim_trigger_instances(1).await.unwrap().len(), 1);
+    let rule = store.get_rule("ex.bad").await.unwrap().unwrap();
+    let mut ctx = serde_json::Map::new();
+    ctx.insert("rule".into(), json!({"id": rule["id"], "name": "bad"}));
+    ctx.insert(
+        "trigger_instance".into(),
+        json!({"id": ti.id, "name": null}),
+    );
+    let failed = env
+        .engine
+        .request_failed_execution(
+            gale_engine::ExecutionRequest {
+                action_ref: "core.local".into(),
+                user: "stanley".into(),
+                parameters: serde_json::from_value(json!({"cmd": "{{ trigger.nope.x }}"})).unwrap(),
+                context: ctx,
+                ..Default::default()
+            },
+            "the first reason",
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.status, ExecStatus::Failed);
+
+    let restarted = Events::new(env.engine.clone(), EventsOptions::default());
+    restarted.start().await.unwrap();
+    restarted.process_pending().await.unwrap();
+    let (st, i) = (store.clone(), ti.id.clone());
+    wait_for("processed", || {
+        let (st, i) = (st.clone(), i.clone());
+        async move {
+            st.get_trigger_instance(&i)
+                .await
+                .unwrap()
+                .unwrap()
+                .status
+                .is_completed()
+        }
+    })
+    .await;
+    let enf = enforcements(&restarted, &ti.id).await;
+    assert_eq!(enf.len(), 1, "{enf:?}");
+    assert_eq!(enf[0].status, EnforcementStatus::Failed);
+    assert!(enf[0].execution_id.is_none());
+    assert_eq!(enf[0].failure_reason.as_deref(), Some("the first reason"));
+    let (execs, _) = store
+        .list_executions(&gale_store::ExecutionFilter {
+            rule: Some("bad".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(execs.len(), 1, "not requested twice");
+    restarted.shutdown().await;
+    env.engine.shutdown().await;
+}
