@@ -11,7 +11,8 @@
 //! enforcements. After a crash, `processing` instances are processed again, and a rule whose
 //! execution already exists for that instance (found through the execution's `rule` and
 //! `trigger_instance` context) is recorded, not requested twice — so every acknowledged
-//! instance causes each of its executions exactly once.
+//! instance causes each of its executions exactly once. The timer engine (gale-sensors) is
+//! driven from here ([`timers`]): it follows the stored timer triggers and emits its fires.
 
 mod notify;
 mod processor;

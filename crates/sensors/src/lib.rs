@@ -3,7 +3,8 @@
 //!
 //! This crate decides *when* a trigger fires and with which payload; it does not store trigger
 //! instances or run rules: every fire goes to a [`timers::TimerSink`] (the events service).
-//! Time comes from an injected clock ([`timers::NowFn`]) so tests drive it by hand.
+//! Time comes from an injected clock ([`timers::NowFn`]) so tests drive it by hand; the
+//! binary's end-to-end tests use [`test_clock::file_clock`] (test only).
 //!
 //! Key choice: cron schedules follow APScheduler 3's `CronTrigger` (StackStorm's scheduler),
 //! not Unix cron — `day_of_week` 0 is Monday, there is a `week` field, unspecified fields
