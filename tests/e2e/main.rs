@@ -4,6 +4,7 @@
 mod events;
 mod harness;
 mod keys;
+mod siteengine;
 mod timers;
 mod workflow;
 

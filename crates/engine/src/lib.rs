@@ -336,6 +336,14 @@ impl Engine {
         Ok(report)
     }
 
+    /// `config_context` of `pack` for executions of `user` (`<config_dir>/<pack>.yaml`,
+    /// validated, defaults filled, dynamic values rendered): for callers that render action
+    /// parameters themselves, such as the rules engine.
+    pub fn pack_config(&self, pack: &str, user: &str) -> Result<serde_json::Value, Error> {
+        use stage::StageContext;
+        Ok(self.inner.datastore_for(user).pack_config(pack)?)
+    }
+
     /// Re-read the config schemas of the stored packs (for `config_context`).
     async fn refresh_config_schemas(&self) -> Result<(), Error> {
         for pack in self.inner.store.list_packs().await? {

@@ -286,6 +286,15 @@ async fn enforce(
         .await?
         .map(|r| r.runner_parameters)
         .unwrap_or_default();
+    // The action's pack config, as the engine gives it to the execution (a config that fails
+    // its schema fails the enforcement with that reason).
+    let config_context = match inner
+        .engine
+        .pack_config(&action.pack, &inner.opts.system_user)
+    {
+        Ok(c) => c,
+        Err(e) => return Ok((None, Some(e.to_string()))),
+    };
     let plan = plan_enforcement(&PlanInput {
         rule,
         trigger_instance_id: &ti.id,
@@ -295,7 +304,7 @@ async fn enforce(
         action_parameters: &action.parameters,
         trace_context: trace_context.clone(),
         system_user: &inner.opts.system_user,
-        config_context: json!({}),
+        config_context,
         provider,
     });
     let plan = match plan {

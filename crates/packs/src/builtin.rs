@@ -85,6 +85,9 @@ static SITEENGINE_FILES: &[BuiltinFile] = &[
     file!("siteengine", "actions/quarantine_mac.yaml"),
     file!("siteengine", "actions/release_mac.yaml"),
     file!("siteengine", "actions/reauthenticate_mac.yaml"),
+    file!("siteengine", "actions/device_down.yaml"),
+    file!("siteengine", "actions/workflows/device_down.yaml"),
+    file!("siteengine", "rules/device_down.yaml"),
     file!("siteengine", "bin/st2integration.py", exec),
 ];
 
@@ -186,7 +189,13 @@ mod tests {
     fn core_extracts_and_loads_cleanly() {
         let t = tempfile::tempdir().unwrap();
         let dirs = install_all(t.path()).unwrap();
-        assert_eq!(dirs, [t.path().join("packs/core")]);
+        assert_eq!(
+            dirs,
+            [
+                t.path().join("packs/core"),
+                t.path().join("packs/siteengine")
+            ]
+        );
         let report = load_pack(&dirs[0], &runners()).unwrap();
         assert!(report.failures.is_empty(), "{:?}", report.failures);
         let pack = report.pack.as_ref().unwrap();
@@ -218,6 +227,34 @@ mod tests {
                 std::fs::metadata(&script).unwrap().permissions().mode() & 0o777,
                 0o755
             );
+        }
+    }
+
+    /// Every file under `packs/<name>` is in the shipped list (a forgotten one would be
+    /// missing from every installation), and nothing listed is absent.
+    #[test]
+    fn shipped_file_lists_are_complete() {
+        fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    walk(root, &p, out);
+                } else {
+                    let rel = p.strip_prefix(root).unwrap().to_string_lossy();
+                    out.push(rel.replace('\\', "/"));
+                }
+            }
+        }
+        for pack in all() {
+            let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../packs")
+                .join(pack.name);
+            let mut on_disk = Vec::new();
+            walk(&root, &root, &mut on_disk);
+            on_disk.sort();
+            let mut listed: Vec<String> = pack.files.iter().map(|f| f.path.to_string()).collect();
+            listed.sort();
+            assert_eq!(listed, on_disk, "pack {}", pack.name);
         }
     }
 

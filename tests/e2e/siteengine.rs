@@ -1,0 +1,205 @@
+//! Site Engine, spec site-engine.md section 5 scenario 2 ("device contact lost"), through the
+//! real binary: the Site Engine simulator (HTTPS, its own CA), a `gale server` whose
+//! `configs/siteengine.yaml` points at it, the shipped `siteengine.device_down` rule enabled,
+//! the alarm example sent by the real `st2integration.py` sender, and a ticket endpoint.
+
+use crate::harness::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// `(status, body)` of a curl GET with an API key.
+fn get_json(s: &Server, key: &str, path: &str) -> Value {
+    let o = Command::new("curl")
+        .args(["-s", "-H", &format!("St2-Api-Key: {key}")])
+        .arg(format!("{}{path}", s.url))
+        .output()
+        .expect("curl");
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{path}: {e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !f() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// A ticketing endpoint: records every request's method, path and body, answers 201.
+fn ticket_server() -> (String, Arc<Mutex<Vec<(String, String, String)>>>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}/tickets", listener.local_addr().expect("addr"));
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let rec = seen.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { continue };
+            let mut r = BufReader::new(conn.try_clone().expect("clone"));
+            let mut line = String::new();
+            if r.read_line(&mut line).is_err() {
+                continue;
+            }
+            let mut parts = line.split_whitespace();
+            let method = parts.next().unwrap_or_default().to_string();
+            let path = parts.next().unwrap_or_default().to_string();
+            let mut len = 0usize;
+            loop {
+                let mut h = String::new();
+                if r.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.trim().eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().unwrap_or(0);
+                    }
+                }
+            }
+            let mut body = vec![0u8; len];
+            let _ = r.read_exact(&mut body);
+            rec.lock().expect("lock").push((
+                method,
+                path,
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
+            let reply = r#"{"id": "T-1"}"#;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{reply}",
+                reply.len()
+            );
+        }
+    });
+    (url, seen)
+}
+
+#[test]
+fn device_contact_lost_alarm_runs_the_troubleshooting_workflow_once() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let sim = rt
+        .block_on(gale_siteengine::sim::start(
+            gale_siteengine::SimOptions::default(),
+        ))
+        .expect("simulator");
+    let (ticket_url, tickets) = ticket_server();
+
+    let s = Server::start();
+    let ca = s.dir.path().join("siteengine-ca.pem");
+    write(&ca, sim.ca_pem());
+    let opts = sim.options().clone();
+    write(
+        &s.data_dir().join("configs/siteengine.yaml"),
+        &format!(
+            "host: {}\nport: {}\nauth: oauth2\nclient_id: {}\nclient_secret: {}\nca_bundle: {}\nticket_url: {ticket_url}\n",
+            sim.host(),
+            sim.port(),
+            opts.client_id,
+            opts.client_secret,
+            ca.display()
+        ),
+    );
+    let o = s.gale(&["rule", "enable", "siteengine.device_down"]);
+    assert!(o.status.success(), "{} {}", stdout(&o), stderr(&o));
+    let key = s.gale_json(&["apikey", "create"])["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+
+    let sender = gale_siteengine::sender::SenderOptions {
+        script: s.data_dir().join("packs/siteengine/bin/st2integration.py"),
+        url: format!("{}/api/v1/webhooks/siteengine", s.url),
+        api_key: key.clone(),
+        ca_file: None,
+        spool_dir: s.dir.path().join("spool"),
+        retries: 2,
+        backoff: 0.2,
+        timeout: 10.0,
+    };
+    let alarm = gale_siteengine::sender::example_envelopes()
+        .into_iter()
+        .next()
+        .expect("alarm example");
+    let args = gale_siteengine::sender::envelope_args(&alarm);
+    let sent = rt
+        .block_on(gale_siteengine::sender::run(&sender, &args))
+        .expect("sender");
+    assert_eq!(sent.code, 0, "{sent:?}");
+
+    // The trigger instance, normalised.
+    let tis = get_json(
+        &s,
+        &key,
+        "/api/v1/triggerinstances?trigger=siteengine.alarm",
+    );
+    let tis = tis.as_array().expect("list").clone();
+    assert_eq!(tis.len(), 1, "{tis:?}");
+    let p = &tis[0]["payload"];
+    assert_eq!(p["device_ip"], "10.10.1.21");
+    assert_eq!(p["alarm_name"], "Device Contact Lost");
+    assert_eq!(p["severity"], "critical");
+    assert_eq!(p["alarm_state"], "raised");
+    assert_eq!(p["raw"]["alarm"]["id"], "58213");
+
+    // The workflow ran to success.
+    let mut wf = Value::Null;
+    wait_until("the device_down workflow", 60, || {
+        let list = get_json(&s, &key, "/api/v1/executions?action=siteengine.device_down");
+        wf = list
+            .as_array()
+            .and_then(|l| l.first().cloned())
+            .unwrap_or(Value::Null);
+        matches!(
+            wf["status"].as_str(),
+            Some("succeeded" | "failed" | "timeout")
+        )
+    });
+    assert_eq!(wf["status"], "succeeded", "{wf}\n{}", s.log());
+    assert_eq!(wf["parameters"]["ip"], "10.10.1.21");
+    let out = &wf["result"]["output"];
+    assert_eq!(out["device"]["sysName"], "dist-sw-01", "{wf}");
+    assert_eq!(out["ticket_status"], 201, "{wf}");
+
+    // Site Engine was asked for the device with the configured OAuth2 client.
+    let calls = sim.calls();
+    assert!(
+        calls
+            .iter()
+            .any(|c| c.path.contains("graphql") && c.body.to_string().contains("10.10.1.21")),
+        "{calls:?}"
+    );
+    assert!(calls.iter().any(|c| c.path.contains("token")), "{calls:?}");
+
+    // The ticket endpoint got one JSON POST about the device.
+    let got = tickets.lock().expect("lock").clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].0, "POST");
+    let ticket: Value = serde_json::from_str(&got[0].2).expect("ticket JSON");
+    assert_eq!(ticket["ip"], "10.10.1.21");
+    assert_eq!(ticket["alarm_id"], "58213");
+    assert_eq!(ticket["device"]["sysName"], "dist-sw-01");
+
+    // The same alarm sent again (a resend) is acknowledged and dropped: still one instance,
+    // one workflow.
+    let again = rt
+        .block_on(gale_siteengine::sender::run(&sender, &args))
+        .expect("sender");
+    assert_eq!(again.code, 0, "{again:?}");
+    std::thread::sleep(Duration::from_millis(500));
+    let tis = get_json(
+        &s,
+        &key,
+        "/api/v1/triggerinstances?trigger=siteengine.alarm",
+    );
+    assert_eq!(tis.as_array().expect("list").len(), 1, "{tis}");
+    let wfs = get_json(&s, &key, "/api/v1/executions?action=siteengine.device_down");
+    assert_eq!(wfs.as_array().expect("list").len(), 1, "{wfs}");
+    rt.block_on(sim.shutdown());
+}
