@@ -25,7 +25,20 @@ fn example(name: &str) -> Value {
 
 #[test]
 fn pack_loads_with_every_action_on_the_runner() {
-    let report = gale_packs::load_pack(&pack_dir(), &[runner::runner_type()]).unwrap();
+    // The use-case workflows (device_down) run on the orquesta runner.
+    let orquesta = gale_model::RunnerType {
+        id: String::new(),
+        name: "orquesta".into(),
+        description: String::new(),
+        enabled: true,
+        runner_package: String::new(),
+        runner_module: String::new(),
+        runner_parameters: Default::default(),
+        output_key: Some("output".into()),
+        output_schema: Value::Null,
+        uid: gale_model::RunnerType::uid_for("orquesta"),
+    };
+    let report = gale_packs::load_pack(&pack_dir(), &[runner::runner_type(), orquesta]).unwrap();
     let failures: Vec<String> = report
         .all_failures()
         .iter()
@@ -39,13 +52,24 @@ fn pack_loads_with_every_action_on_the_runner() {
     assert_eq!(schema["client_secret"]["secret"], true);
     assert_eq!(schema["password"]["secret"], true);
     assert_eq!(schema["verify_tls"]["default"], true);
-    let mut names: Vec<String> = report.actions.iter().map(|a| a.name.clone()).collect();
+    let nbi: Vec<_> = report
+        .actions
+        .iter()
+        .filter(|a| a.runner_type == "siteengine-nbi")
+        .collect();
+    let mut names: Vec<String> = nbi.iter().map(|a| a.name.clone()).collect();
     names.sort();
     let mut ops: Vec<String> = OPERATIONS.iter().map(|s| s.to_string()).collect();
     ops.sort();
     assert_eq!(names, ops, "one action per runner operation");
-    for a in &report.actions {
-        assert_eq!(a.runner_type, "siteengine-nbi");
+    let workflows: Vec<&str> = report
+        .actions
+        .iter()
+        .filter(|a| a.runner_type == "orquesta")
+        .map(|a| a.name.as_str())
+        .collect();
+    assert_eq!(workflows, ["device_down"]);
+    for a in nbi {
         let op = &a.parameters["operation"];
         assert_eq!(
             serde_json::to_value(op).unwrap()["default"],
@@ -140,7 +164,20 @@ impl gale_expr::ContextProvider for NoKv {
 #[tokio::test]
 async fn actions_run_through_the_parameter_pipeline_with_the_pack_config() {
     let se = sim::start(SimOptions::default()).await.unwrap();
-    let report = gale_packs::load_pack(&pack_dir(), &[runner::runner_type()]).unwrap();
+    // The use-case workflows (device_down) run on the orquesta runner.
+    let orquesta = gale_model::RunnerType {
+        id: String::new(),
+        name: "orquesta".into(),
+        description: String::new(),
+        enabled: true,
+        runner_package: String::new(),
+        runner_module: String::new(),
+        runner_parameters: Default::default(),
+        output_key: Some("output".into()),
+        output_schema: Value::Null,
+        uid: gale_model::RunnerType::uid_for("orquesta"),
+    };
+    let report = gale_packs::load_pack(&pack_dir(), &[runner::runner_type(), orquesta]).unwrap();
     let pack = report.pack.clone().unwrap();
     let rt = runner::runner_type();
     let runner = SiteEngineRunner::new();
@@ -254,4 +291,32 @@ async fn actions_run_through_the_parameter_pipeline_with_the_pack_config() {
     let out = run("server_info", json!({}), none).await;
     assert_eq!(out.status, ExecStatus::Failed);
     assert_eq!(out.result["error"], "parameter 'host' is required");
+}
+
+#[test]
+fn device_down_rule_ships_disabled_and_matches_only_its_alarm() {
+    let content = gale_packs::events::load_event_content(&pack_dir(), "siteengine");
+    assert!(content.failures.is_empty(), "{:?}", content.failures);
+    let (_, rule) = content
+        .rules
+        .iter()
+        .find(|(_, r)| r["name"] == "device_down")
+        .expect("device_down rule");
+    assert_eq!(rule["enabled"], false);
+    assert_eq!(rule["trigger"]["type"], "siteengine.alarm");
+    assert_eq!(
+        rule["criteria"]["trigger.alarm_name"]["pattern"],
+        "Device Contact Lost"
+    );
+    assert_eq!(rule["action"]["ref"], "siteengine.device_down");
+    // Every parameter the rule passes is one the workflow action declares.
+    let action = load_yaml(&pack_dir().join("actions/device_down.yaml"));
+    for k in rule["action"]["parameters"].as_object().unwrap().keys() {
+        assert!(action["parameters"].get(k).is_some(), "{k}");
+    }
+}
+
+/// An action metadata file through Gale's YAML 1.1 loader.
+fn load_yaml(path: &std::path::Path) -> Value {
+    gale_packs::yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
