@@ -95,14 +95,23 @@ fn device_contact_lost_alarm_runs_the_troubleshooting_workflow_once() {
     let ca = s.dir.path().join("siteengine-ca.pem");
     write(&ca, sim.ca_pem());
     let opts = sim.options().clone();
+    // The OAuth2 secret lives encrypted in the datastore; the config refers to it and the
+    // schema's `secret: true` has it decrypted.
+    let o = s.gale(&[
+        "key",
+        "set",
+        "siteengine.client_secret",
+        &opts.client_secret,
+        "--encrypt",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
     write(
         &s.data_dir().join("configs/siteengine.yaml"),
         &format!(
-            "host: {}\nport: {}\nauth: oauth2\nclient_id: {}\nclient_secret: {}\nca_bundle: {}\nticket_url: {ticket_url}\n",
+            "host: {}\nport: {}\nauth: oauth2\nclient_id: {}\nclient_secret: \"{{{{ st2kv.system.siteengine.client_secret }}}}\"\nca_bundle: {}\nticket_url: {ticket_url}\n",
             sim.host(),
             sim.port(),
             opts.client_id,
-            opts.client_secret,
             ca.display()
         ),
     );
