@@ -164,7 +164,33 @@ pub struct SiteEngineHook {
     seeded: tokio::sync::OnceCell<()>,
 }
 
+/// How long a duplicate waits for the first delivery of its key to be stored.
+const IN_FLIGHT_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 impl SiteEngineHook {
+    /// `None`: `key` is new and now reserved for this request (dispatch it). `Some(id)`: a
+    /// duplicate of the stored instance `id`. A duplicate of a delivery still in flight waits
+    /// for it: if that one fails and releases the key, this request takes it over, so an event
+    /// is never acknowledged without being stored; past [`IN_FLIGHT_WAIT`] it gets 503 and
+    /// the sender retries.
+    async fn reserve(&self, key: &str) -> ApiResult<Option<String>> {
+        let deadline = tokio::time::Instant::now() + IN_FLIGHT_WAIT;
+        loop {
+            if self.dedup.first_seen(key) {
+                return Ok(None);
+            }
+            if let Some(id) = self.dedup.id_of(key) {
+                return Ok(Some(id));
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(ApiError::Unavailable(format!(
+                    "An event with idempotency key {key} is still being processed; retry."
+                )));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
+
     /// Loads the keys of the `siteengine.*` instances stored within the dedup window (24 h),
     /// oldest first, so a resend after a restart is still recognised.
     async fn seed(&self, state: &AppState) -> ApiResult<()> {
@@ -268,18 +294,17 @@ async fn siteengine(State(state): State<AppState>, req: Request) -> ApiResult<Re
     let hook = &state.siteengine_hook();
     if let Some(key) = &key {
         hook.seed(&state).await?;
-        if !hook.dedup.first_seen(key) {
-            let existing = match hook.dedup.id_of(key) {
-                Some(id) => state.store().get_trigger_instance(&id).await?,
-                None => None,
+        if let Some(existing) = hook.reserve(key).await? {
+            let Some(ti) = state.store().get_trigger_instance(&existing).await? else {
+                // Stored once and since purged: nothing left to answer with.
+                return Ok((
+                    StatusCode::ACCEPTED,
+                    Json(json!({"idempotency_key": key, "duplicate": true})),
+                )
+                    .into_response());
             };
-            tracing::info!(key = %key, "siteengine webhook: duplicate event dropped");
-            let body = match existing {
-                Some(ti) => instance_api(&ti),
-                // The first delivery is still being dispatched.
-                None => json!({"idempotency_key": key, "duplicate": true}),
-            };
-            return Ok((StatusCode::ACCEPTED, Json(body)).into_response());
+            tracing::info!(key = %key, id = %ti.id, "siteengine webhook: duplicate event dropped");
+            return Ok((StatusCode::ACCEPTED, Json(instance_api(&ti))).into_response());
         }
         if let Value::Object(p) = &mut n.payload {
             p.insert(IDEMPOTENCY_FIELD.into(), Value::String(key.clone()));
@@ -317,7 +342,33 @@ async fn siteengine(State(state): State<AppState>, req: Request) -> ApiResult<Re
 
 #[cfg(test)]
 mod tests {
-    use super::basic_password;
+    use super::{basic_password, SiteEngineHook};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    #[tokio::test]
+    async fn a_duplicate_in_flight_waits_for_the_first_delivery() {
+        let hook = Arc::new(SiteEngineHook::default());
+        assert_eq!(hook.reserve("se-1").await.unwrap(), None, "new key");
+        // The first delivery is stored meanwhile: the duplicate answers with it.
+        let h = hook.clone();
+        let first = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            h.dedup.record("se-1", "ti-1");
+        });
+        assert_eq!(hook.reserve("se-1").await.unwrap().as_deref(), Some("ti-1"));
+        first.await.unwrap();
+        // The first delivery fails and releases the key: the duplicate takes it over.
+        assert_eq!(hook.reserve("se-2").await.unwrap(), None);
+        let h = hook.clone();
+        let failed = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            h.dedup.forget("se-2");
+        });
+        assert_eq!(hook.reserve("se-2").await.unwrap(), None, "taken over");
+        failed.await.unwrap();
+        assert_eq!(hook.dedup.id_of("se-2"), None);
+    }
 
     #[test]
     fn basic_password_is_the_api_key() {
