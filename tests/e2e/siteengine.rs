@@ -212,3 +212,218 @@ fn device_contact_lost_alarm_runs_the_troubleshooting_workflow_once() {
     assert_eq!(wfs.as_array().expect("list").len(), 1, "{wfs}");
     rt.block_on(sim.shutdown());
 }
+
+/// An API key and sender options for `s`, spooling under the test dir.
+fn sender_for(s: &Server) -> (String, gale_siteengine::sender::SenderOptions) {
+    let key = s.gale_json(&["apikey", "create"])["key"]
+        .as_str()
+        .expect("key")
+        .to_string();
+    let opts = gale_siteengine::sender::SenderOptions {
+        script: s.data_dir().join("packs/siteengine/bin/st2integration.py"),
+        url: format!("{}/api/v1/webhooks/siteengine", s.url),
+        api_key: key.clone(),
+        ca_file: None,
+        spool_dir: s.dir.path().join("spool"),
+        retries: 2,
+        backoff: 0.1,
+        timeout: 5.0,
+    };
+    (key, opts)
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+fn instances(s: &Server, key: &str, trigger: &str) -> Vec<Value> {
+    get_json(
+        s,
+        key,
+        &format!("/api/v1/triggerinstances?trigger={trigger}"),
+    )
+    .as_array()
+    .expect("list")
+    .clone()
+}
+
+#[test]
+fn alarm_trap_and_syslog_examples_become_normalised_trigger_instances() {
+    let rt = runtime();
+    let s = Server::start();
+    let (key, sender) = sender_for(&s);
+    let examples = gale_siteengine::sender::example_envelopes();
+    assert_eq!(examples.len(), 3);
+    for ex in &examples {
+        let args = gale_siteengine::sender::envelope_args(ex);
+        let run = rt
+            .block_on(gale_siteengine::sender::run(&sender, &args))
+            .expect("sender");
+        assert_eq!(run.code, 0, "{run:?}\n{}", s.log());
+    }
+
+    let alarm = instances(&s, &key, "siteengine.alarm");
+    assert_eq!(alarm.len(), 1, "{alarm:?}");
+    let p = &alarm[0]["payload"];
+    assert_eq!(p["event_type"], "alarm");
+    assert_eq!(p["device_ip"], "10.10.1.21");
+    assert_eq!(p["alarm_name"], "Device Contact Lost");
+    assert_eq!(p["alarm_id"], "58213");
+    assert_eq!(p["severity"], "critical");
+    assert_eq!(p["alarm_state"], "raised");
+    assert_eq!(p["siteengine_ip"], "192.0.2.10");
+
+    let trap = instances(&s, &key, "siteengine.trap");
+    assert_eq!(trap.len(), 1, "{trap:?}");
+    let p = &trap[0]["payload"];
+    assert_eq!(p["event_type"], "trap");
+    assert_eq!(p["trap_name"], "linkDown");
+    assert_eq!(p["trap_oid"], "1.3.6.1.6.3.1.1.5.3");
+    assert_eq!(p["snmp_version"], "v2c");
+    assert_eq!(p["interface"]["if_index"], 1021);
+    assert_eq!(p["interface"]["name"], "1:21");
+    assert_eq!(p["interface"]["alias"], "floor2-ap-07");
+    assert_eq!(p["alarm_name"], "Port Flapping");
+    assert_eq!(p["alarm_count"], 6);
+    assert_eq!(p["severity"], "warning");
+    assert_eq!(p["severity_raw"], "Warning");
+    assert_eq!(p["time"], "2024-05-02T10:36:02Z");
+    let vbs = p["varbinds"].as_array().expect("varbinds");
+    assert_eq!(vbs.len(), 3, "{p}");
+    assert_eq!(vbs[2]["name"], "ifOperStatus.1021");
+    assert_eq!(vbs[2]["value"], "2");
+
+    let syslog = instances(&s, &key, "siteengine.syslog");
+    assert_eq!(syslog.len(), 1, "{syslog:?}");
+    let p = &syslog[0]["payload"];
+    assert_eq!(p["event_type"], "syslog");
+    assert_eq!(p["device_ip"], "10.10.1.21");
+    assert!(
+        p["syslog_message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Configuration saved to primary.cfg"),
+        "{p}"
+    );
+    assert_eq!(p["facility"], "local7");
+    assert_eq!(p["syslog_severity"], 5);
+    assert_eq!(p["program"], "cm");
+    assert_eq!(p["hostname"], "dist-sw-01");
+    assert_eq!(p["severity"], "info");
+    assert_eq!(p["alarm_id"], "58215");
+}
+
+/// When Gale received the event (the payload's `received_at`), for arrival order.
+fn received_at(ti: &Value) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(ti["payload"]["received_at"].as_str().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("received_at of {ti}: {e}"))
+}
+
+/// An alarm like the example with its own id, time and message.
+fn numbered_alarm(n: u32) -> Value {
+    let mut a = gale_siteengine::sender::example_envelopes()
+        .into_iter()
+        .next()
+        .expect("alarm example");
+    a["alarm"]["id"] = Value::String(format!("7000{n}"));
+    a["alarm"]["time"] = Value::String(format!("2024-05-02T10:40:0{n}Z"));
+    a["message"] = Value::String(format!("spooled alarm {n}"));
+    a
+}
+
+#[test]
+fn gale_down_alarms_are_spooled_then_delivered_once_in_order() {
+    let rt = runtime();
+    let mut s = Server::start();
+    let (key, sender) = sender_for(&s);
+    let send = |env: &Value| {
+        rt.block_on(gale_siteengine::sender::run(
+            &sender,
+            &gale_siteengine::sender::envelope_args(env),
+        ))
+        .expect("sender")
+    };
+
+    // Delivered while Gale is up.
+    let first = numbered_alarm(0);
+    assert_eq!(send(&first).code, 0);
+
+    s.kill9();
+    for n in 1..=3 {
+        let run = send(&numbered_alarm(n));
+        assert_eq!(
+            run.code,
+            gale_siteengine::sender::EXIT_SPOOLED,
+            "alarm {n}: {run:?}"
+        );
+    }
+    let spooled = std::fs::read_dir(&sender.spool_dir)
+        .expect("spool dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .count();
+    assert_eq!(spooled, 3);
+
+    s.restart();
+    let flushed = rt
+        .block_on(gale_siteengine::sender::run(
+            &sender,
+            &["--flush".to_string()],
+        ))
+        .expect("flush");
+    assert_eq!(flushed.code, 0, "{flushed:?}");
+    // A resend of the alarm delivered before the outage, after the flush.
+    assert_eq!(send(&first).code, 0);
+    // A resend of a spooled (now delivered) alarm.
+    assert_eq!(send(&numbered_alarm(2)).code, 0);
+
+    let left = std::fs::read_dir(&sender.spool_dir)
+        .expect("spool dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".json"))
+        .count();
+    assert_eq!(left, 0, "spool not empty after the flush");
+
+    let mut tis = instances(&s, &key, "siteengine.alarm");
+    assert_eq!(tis.len(), 4, "{tis:?}");
+    tis.sort_by_key(received_at);
+    let ids: Vec<&str> = tis
+        .iter()
+        .map(|t| t["payload"]["alarm_id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ids, ["70000", "70001", "70002", "70003"], "{tis:?}");
+}
+
+#[test]
+fn next_send_after_an_outage_delivers_the_spool_first() {
+    let rt = runtime();
+    let mut s = Server::start();
+    let (key, sender) = sender_for(&s);
+    let send = |env: &Value| {
+        rt.block_on(gale_siteengine::sender::run(
+            &sender,
+            &gale_siteengine::sender::envelope_args(env),
+        ))
+        .expect("sender")
+    };
+    s.kill9();
+    for n in 1..=2 {
+        assert_eq!(
+            send(&numbered_alarm(n)).code,
+            gale_siteengine::sender::EXIT_SPOOLED
+        );
+    }
+    s.restart();
+    assert_eq!(send(&numbered_alarm(3)).code, 0);
+    let mut tis = instances(&s, &key, "siteengine.alarm");
+    tis.sort_by_key(received_at);
+    let ids: Vec<&str> = tis
+        .iter()
+        .map(|t| t["payload"]["alarm_id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(ids, ["70001", "70002", "70003"], "{tis:?}");
+}
