@@ -115,33 +115,47 @@ async fn snapshot_rule_fields(inner: &Inner, exec: &mut Execution) -> Result<(),
             .and_then(Value::as_str)
             .map(str::to_string)
     };
-    if let Some(ti_id) = ctx_id("trigger_instance") {
-        match inner.store.get_trigger_instance(&ti_id).await? {
-            Some(ti) => {
-                if let Some(trigger) = inner.store.get_trigger(&ti.trigger).await? {
-                    if let Some(tt) = inner.store.get_trigger_type(&trigger.trigger_type).await? {
-                        exec.trigger_type = serde_json::to_value(&tt).ok();
-                    }
-                    exec.trigger = serde_json::to_value(&trigger).ok().map(|mut v| {
-                        // Bookkeeping of ours, not a field of StackStorm's trigger document.
-                        if let Some(o) = v.as_object_mut() {
-                            o.remove("ref_count");
-                        }
-                        v
-                    });
+    let (ti_id, rule_id) = (ctx_id("trigger_instance"), ctx_id("rule"));
+    // The trigger chain and the rule are independent reads: overlap them (request latency).
+    let trigger_side = async {
+        let Some(ti_id) = &ti_id else {
+            return Ok::<_, Error>(None);
+        };
+        let Some(ti) = inner.store.get_trigger_instance(ti_id).await? else {
+            tracing::warn!(trigger_instance = %ti_id, "trigger instance of the context not found");
+            return Ok(None);
+        };
+        let trigger = inner.store.get_trigger(&ti.trigger).await?;
+        let tt = match &trigger {
+            Some(t) => inner.store.get_trigger_type(&t.trigger_type).await?,
+            None => None,
+        };
+        Ok(Some((ti, trigger, tt)))
+    };
+    let rule_side = async {
+        match &rule_id {
+            Some(id) => inner.store.get_rule(id).await.map_err(Error::from),
+            None => Ok(None),
+        }
+    };
+    let (trigger_side, rule) = tokio::try_join!(trigger_side, rule_side)?;
+    if let Some((ti, trigger, tt)) = trigger_side {
+        exec.trigger_instance = serde_json::to_value(&ti).ok();
+        exec.trigger = trigger
+            .and_then(|t| serde_json::to_value(&t).ok())
+            .map(|mut v| {
+                // Bookkeeping of ours, not a field of StackStorm's trigger document.
+                if let Some(o) = v.as_object_mut() {
+                    o.remove("ref_count");
                 }
-                exec.trigger_instance = serde_json::to_value(&ti).ok();
-            }
-            None => {
-                tracing::warn!(trigger_instance = %ti_id, "trigger instance of the context not found")
-            }
-        }
+                v
+            });
+        exec.trigger_type = tt.and_then(|t| serde_json::to_value(&t).ok());
     }
-    if let Some(rule_id) = ctx_id("rule") {
-        match inner.store.get_rule(&rule_id).await? {
-            Some(rule) => exec.rule = Some(rule),
-            None => tracing::warn!(rule = %rule_id, "rule of the context not found"),
-        }
+    match (rule, &rule_id) {
+        (Some(rule), _) => exec.rule = Some(rule),
+        (None, Some(id)) => tracing::warn!(rule = %id, "rule of the context not found"),
+        (None, None) => {}
     }
     Ok(())
 }
