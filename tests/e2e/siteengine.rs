@@ -427,3 +427,261 @@ fn next_send_after_an_outage_delivers_the_spool_first() {
         .collect();
     assert_eq!(ids, ["70001", "70002", "70003"], "{tis:?}");
 }
+
+/// A server whose pack config points at `sim` (OAuth2, secret from the datastore) and posts
+/// notifications to `notify_url`.
+fn configured_server(sim: &gale_siteengine::sim::SimHandle, notify_url: &str) -> Server {
+    let s = Server::start();
+    let ca = s.dir.path().join("siteengine-ca.pem");
+    write(&ca, sim.ca_pem());
+    let opts = sim.options().clone();
+    let o = s.gale(&[
+        "key",
+        "set",
+        "siteengine.client_secret",
+        &opts.client_secret,
+        "--encrypt",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    write(
+        &s.data_dir().join("configs/siteengine.yaml"),
+        &format!(
+            "host: {}\nport: {}\nauth: oauth2\nclient_id: {}\nclient_secret: \"{{{{ st2kv.system.siteengine.client_secret }}}}\"\nca_bundle: {}\nnotify_url: {notify_url}\nworkflow_poll_interval: 0.2\n",
+            sim.host(),
+            sim.port(),
+            opts.client_id,
+            ca.display()
+        ),
+    );
+    s
+}
+
+/// The newest execution of `action` once it is terminal.
+fn finished_execution(s: &Server, key: &str, action: &str, count: usize) -> Value {
+    let mut wf = Value::Null;
+    wait_until(action, 60, || {
+        let list = get_json(s, key, &format!("/api/v1/executions?action={action}"));
+        let list = list.as_array().cloned().unwrap_or_default();
+        if list.len() < count {
+            return false;
+        }
+        wf = list.first().cloned().unwrap_or(Value::Null);
+        matches!(
+            wf["status"].as_str(),
+            Some("succeeded" | "failed" | "timeout")
+        )
+    });
+    wf
+}
+
+#[test]
+fn flapping_access_port_is_disabled_noted_and_notified_but_an_uplink_is_not() {
+    let rt = runtime();
+    let sim = rt
+        .block_on(gale_siteengine::sim::start(gale_siteengine::SimOptions {
+            workflow_running_polls: 1,
+            ..Default::default()
+        }))
+        .expect("simulator");
+    let (notify_url, notes) = ticket_server();
+    let s = configured_server(&sim, &notify_url);
+    for rule in ["siteengine.port_flapping", "siteengine.port_flapping_alarm"] {
+        let o = s.gale(&["rule", "enable", rule]);
+        assert!(o.status.success(), "{} {}", stdout(&o), stderr(&o));
+    }
+    let (key, sender) = sender_for(&s);
+    let examples = gale_siteengine::sender::example_envelopes();
+    let (alarm, trap) = (&examples[0], &examples[1]);
+
+    // The Device Contact Lost alarm and the syslog example do not match these rules.
+    for ev in [alarm, &examples[2]] {
+        let run = rt
+            .block_on(gale_siteengine::sender::run(
+                &sender,
+                &gale_siteengine::sender::envelope_args(ev),
+            ))
+            .expect("sender");
+        assert_eq!(run.code, 0, "{run:?}");
+    }
+    let run = rt
+        .block_on(gale_siteengine::sender::run(
+            &sender,
+            &gale_siteengine::sender::envelope_args(trap),
+        ))
+        .expect("sender");
+    assert_eq!(run.code, 0, "{run:?}");
+
+    let wf = finished_execution(&s, &key, "siteengine.port_flapping", 1);
+    assert_eq!(wf["status"], "succeeded", "{wf}\n{}", s.log());
+    assert_eq!(wf["parameters"]["ip"], "10.10.1.21");
+    assert_eq!(wf["parameters"]["if_index"], 1021);
+    let out = &wf["result"]["output"];
+    assert_eq!(out["disabled"], true, "{wf}");
+    assert_eq!(out["uplink"], false, "{wf}");
+    assert_eq!(out["port"], "1:21", "{wf}");
+    assert_eq!(out["notify_status"], 201, "{wf}");
+
+    // Northbound: device, ports, the Disable Port workflow for 1:21, polled to its end, and
+    // the device note.
+    let ops = sim.operations();
+    for op in [
+        "device",
+        "ports",
+        "startWorkflow",
+        "execution",
+        "configureDevice",
+    ] {
+        assert!(ops.iter().any(|o| o == op), "{op} missing: {ops:?}");
+    }
+    let calls = sim.calls();
+    let body_of = |op: &str| {
+        calls
+            .iter()
+            .find(|c| c.operation.as_deref() == Some(op))
+            .map(|c| c.body.to_string())
+            .unwrap_or_default()
+    };
+    let start = body_of("startWorkflow");
+    assert!(start.contains("Site Engine/Custom/Disable Port"), "{start}");
+    assert!(
+        start.contains("1:21") && start.contains("10.10.1.21"),
+        "{start}"
+    );
+    let note = body_of("configureDevice");
+    assert!(note.contains("Gale disabled port 1:21"), "{note}");
+    assert!(note.contains("58214"), "{note}");
+
+    let got = notes.lock().expect("lock").clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let n: Value = serde_json::from_str(&got[0].2).expect("notification JSON");
+    assert_eq!(n["disabled"], true);
+    assert_eq!(n["port"], "1:21");
+    assert!(
+        n["title"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("dist-sw-01"),
+        "{n}"
+    );
+
+    // The same flapping reported as an alarm on the uplink port 1:20: nothing is disabled.
+    sim.clear_calls();
+    let mut up = alarm.clone();
+    up["alarm"]["name"] = Value::String("Port Flapping".into());
+    up["alarm"]["id"] = Value::String("58299".into());
+    up["interface"] =
+        serde_json::json!({"if_index": 1020, "name": "1:20", "alias": "uplink to core-01"});
+    let run = rt
+        .block_on(gale_siteengine::sender::run(
+            &sender,
+            &gale_siteengine::sender::envelope_args(&up),
+        ))
+        .expect("sender");
+    assert_eq!(run.code, 0, "{run:?}");
+    let wf = finished_execution(&s, &key, "siteengine.port_flapping", 2);
+    assert_eq!(wf["status"], "succeeded", "{wf}\n{}", s.log());
+    let out = &wf["result"]["output"];
+    assert_eq!(out["disabled"], false, "{wf}");
+    assert_eq!(out["uplink"], true, "{wf}");
+    let ops = sim.operations();
+    assert!(!ops.iter().any(|o| o == "startWorkflow"), "{ops:?}");
+    assert!(!ops.iter().any(|o| o == "configureDevice"), "{ops:?}");
+    assert_eq!(notes.lock().expect("lock").len(), 2);
+    // Two events matched, two workflows: the non-matching ones started none.
+    let all = get_json(
+        &s,
+        &key,
+        "/api/v1/executions?action=siteengine.port_flapping",
+    );
+    assert_eq!(all.as_array().expect("list").len(), 2, "{all}");
+    rt.block_on(sim.shutdown());
+}
+
+#[test]
+fn configuration_change_runs_the_report_workflow_and_notifies_its_result() {
+    let rt = runtime();
+    let sim = rt
+        .block_on(gale_siteengine::sim::start(
+            gale_siteengine::SimOptions::default(),
+        ))
+        .expect("simulator");
+    let (notify_url, notes) = ticket_server();
+    let s = configured_server(&sim, &notify_url);
+    for rule in [
+        "siteengine.config_changed",
+        "siteengine.config_changed_syslog",
+    ] {
+        let o = s.gale(&["rule", "enable", rule]);
+        assert!(o.status.success(), "{} {}", stdout(&o), stderr(&o));
+    }
+    let (key, sender) = sender_for(&s);
+    let examples = gale_siteengine::sender::example_envelopes();
+    let send = |ev: &Value| {
+        let run = rt
+            .block_on(gale_siteengine::sender::run(
+                &sender,
+                &gale_siteengine::sender::envelope_args(ev),
+            ))
+            .expect("sender");
+        assert_eq!(run.code, 0, "{run:?}");
+    };
+
+    // The device's own syslog ("Configuration saved to primary.cfg").
+    send(&examples[2]);
+    let wf = finished_execution(&s, &key, "siteengine.config_changed", 1);
+    assert_eq!(wf["status"], "succeeded", "{wf}\n{}", s.log());
+    let out = &wf["result"]["output"];
+    assert_eq!(out["status"], "SUCCESS", "{wf}");
+    assert_eq!(out["notify_status"], 201, "{wf}");
+    let exec_id = out["report"]["execution_id"].clone();
+    assert!(exec_id.is_number(), "{wf}");
+    let calls = sim.calls();
+    let start = calls
+        .iter()
+        .find(|c| c.operation.as_deref() == Some("startWorkflow"))
+        .map(|c| c.body.to_string())
+        .expect("startWorkflow call");
+    assert!(
+        start.contains("Site Engine/Inventory/Report Configuration Changes"),
+        "{start}"
+    );
+    assert!(start.contains("10.10.1.21"), "{start}");
+    assert!(sim.operations().iter().any(|o| o == "execution"));
+    let got = notes.lock().expect("lock").clone();
+    assert_eq!(got.len(), 1, "{got:?}");
+    let n: Value = serde_json::from_str(&got[0].2).expect("notification JSON");
+    assert_eq!(n["status"], "SUCCESS");
+    assert_eq!(n["report"]["execution_id"], exec_id);
+    assert!(
+        n["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Configuration saved"),
+        "{n}"
+    );
+
+    // Site Engine's archive compare alarm.
+    let mut alarm = examples[0].clone();
+    alarm["alarm"]["name"] = Value::String("Configurations Are Different".into());
+    alarm["alarm"]["id"] = Value::String("58300".into());
+    alarm["alarm"]["severity"] = Value::String("Info".into());
+    send(&alarm);
+    let wf = finished_execution(&s, &key, "siteengine.config_changed", 2);
+    assert_eq!(wf["status"], "succeeded", "{wf}\n{}", s.log());
+    assert_eq!(wf["parameters"]["alarm_id"], "58300");
+    assert_eq!(notes.lock().expect("lock").len(), 2);
+
+    // A syslog line that is not a configuration change starts nothing.
+    let mut other = examples[2].clone();
+    other["alarm"]["id"] = Value::String("58301".into());
+    other["syslog"]["message"] = Value::String("<Info:vlan> Port 1:3 added to VLAN users".into());
+    send(&other);
+    std::thread::sleep(Duration::from_millis(500));
+    let all = get_json(
+        &s,
+        &key,
+        "/api/v1/executions?action=siteengine.config_changed",
+    );
+    assert_eq!(all.as_array().expect("list").len(), 2, "{all}");
+    rt.block_on(sim.shutdown());
+}

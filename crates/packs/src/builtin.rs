@@ -87,7 +87,15 @@ static SITEENGINE_FILES: &[BuiltinFile] = &[
     file!("siteengine", "actions/reauthenticate_mac.yaml"),
     file!("siteengine", "actions/device_down.yaml"),
     file!("siteengine", "actions/workflows/device_down.yaml"),
+    file!("siteengine", "actions/port_flapping.yaml"),
+    file!("siteengine", "actions/workflows/port_flapping.yaml"),
+    file!("siteengine", "actions/config_changed.yaml"),
+    file!("siteengine", "actions/workflows/config_changed.yaml"),
     file!("siteengine", "rules/device_down.yaml"),
+    file!("siteengine", "rules/port_flapping.yaml"),
+    file!("siteengine", "rules/port_flapping_alarm.yaml"),
+    file!("siteengine", "rules/config_changed.yaml"),
+    file!("siteengine", "rules/config_changed_syslog.yaml"),
     file!("siteengine", "bin/st2integration.py", exec),
 ];
 

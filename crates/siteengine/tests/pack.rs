@@ -25,7 +25,8 @@ fn example(name: &str) -> Value {
 
 #[test]
 fn pack_loads_with_every_action_on_the_runner() {
-    // The use-case workflows (device_down) run on the orquesta runner.
+    // The use-case workflows (device_down, port_flapping, config_changed) run on the
+    // orquesta runner.
     let orquesta = gale_model::RunnerType {
         id: String::new(),
         name: "orquesta".into(),
@@ -68,7 +69,10 @@ fn pack_loads_with_every_action_on_the_runner() {
         .filter(|a| a.runner_type == "orquesta")
         .map(|a| a.name.as_str())
         .collect();
-    assert_eq!(workflows, ["device_down"]);
+    assert_eq!(
+        workflows,
+        ["config_changed", "device_down", "port_flapping"]
+    );
     for a in nbi {
         let op = &a.parameters["operation"];
         assert_eq!(
@@ -164,7 +168,8 @@ impl gale_expr::ContextProvider for NoKv {
 #[tokio::test]
 async fn actions_run_through_the_parameter_pipeline_with_the_pack_config() {
     let se = sim::start(SimOptions::default()).await.unwrap();
-    // The use-case workflows (device_down) run on the orquesta runner.
+    // The use-case workflows (device_down, port_flapping, config_changed) run on the
+    // orquesta runner.
     let orquesta = gale_model::RunnerType {
         id: String::new(),
         name: "orquesta".into(),
@@ -319,4 +324,35 @@ fn device_down_rule_ships_disabled_and_matches_only_its_alarm() {
 /// An action metadata file through Gale's YAML 1.1 loader.
 fn load_yaml(path: &std::path::Path) -> Value {
     gale_packs::yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// The section 5 use-case rules ship disabled, name their workflow, and pass only parameters
+/// the workflow action declares.
+#[test]
+fn use_case_rules_ship_disabled_and_pass_declared_parameters() {
+    let content = gale_packs::events::load_event_content(&pack_dir(), "siteengine");
+    assert!(content.failures.is_empty(), "{:?}", content.failures);
+    for (name, trigger, action) in [
+        ("port_flapping", "siteengine.trap", "port_flapping"),
+        ("port_flapping_alarm", "siteengine.alarm", "port_flapping"),
+        ("config_changed", "siteengine.alarm", "config_changed"),
+        (
+            "config_changed_syslog",
+            "siteengine.syslog",
+            "config_changed",
+        ),
+    ] {
+        let (_, rule) = content
+            .rules
+            .iter()
+            .find(|(_, r)| r["name"] == name)
+            .unwrap_or_else(|| panic!("rule {name}"));
+        assert_eq!(rule["enabled"], false, "{name}");
+        assert_eq!(rule["trigger"]["type"], trigger, "{name}");
+        assert_eq!(rule["action"]["ref"], format!("siteengine.{action}"));
+        let meta = load_yaml(&pack_dir().join(format!("actions/{action}.yaml")));
+        for k in rule["action"]["parameters"].as_object().unwrap().keys() {
+            assert!(meta["parameters"].get(k).is_some(), "{name}: {k}");
+        }
+    }
 }
