@@ -685,3 +685,121 @@ fn configuration_change_runs_the_report_workflow_and_notifies_its_result() {
     assert_eq!(all.as_array().expect("list").len(), 2, "{all}");
     rt.block_on(sim.shutdown());
 }
+
+#[test]
+fn configure_checks_stores_the_secret_encrypted_and_prints_the_sender_line() {
+    let rt = runtime();
+    let sim = rt
+        .block_on(gale_siteengine::sim::start(
+            gale_siteengine::SimOptions::default(),
+        ))
+        .expect("simulator");
+    let opts = sim.options().clone();
+    let s = Server::start();
+    let ca = s.dir.path().join("se-ca.pem");
+    write(&ca, sim.ca_pem());
+    // A setting configure does not own survives it.
+    write(
+        &s.data_dir().join("configs/siteengine.yaml"),
+        "host: old.example\nticket_url: http://tickets.example/\n",
+    );
+    let data_dir = s.data_dir();
+    let port = sim.port().to_string();
+    let sender_cfg = s.dir.path().join("st2integration.json");
+    let base = [
+        "siteengine",
+        "configure",
+        "--data-dir",
+        data_dir.to_str().expect("utf-8"),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &port,
+        "--client-id",
+        &opts.client_id,
+        "--ca-bundle",
+        ca.to_str().expect("utf-8"),
+        "--secret-stdin",
+    ];
+
+    // A wrong secret is refused by Site Engine and nothing is stored.
+    let o = s.gale_stdin(&base, "wrong-secret\n");
+    assert!(!o.status.success(), "{}", stdout(&o));
+    assert!(stderr(&o).contains("refused"), "{}", stderr(&o));
+    let cfg = std::fs::read_to_string(data_dir.join("configs/siteengine.yaml")).expect("cfg");
+    assert!(cfg.contains("old.example"), "{cfg}");
+
+    // Without a CA the simulator's certificate is not trusted.
+    let no_ca: Vec<&str> = base
+        .iter()
+        .copied()
+        .filter(|a| *a != "--ca-bundle" && *a != ca.to_str().expect("utf-8"))
+        .collect();
+    let o = s.gale_stdin(&no_ca, &format!("{}\n", opts.client_secret));
+    assert!(!o.status.success(), "{}", stdout(&o));
+
+    let mut args = base.to_vec();
+    args.extend(["--write-sender-config", sender_cfg.to_str().expect("utf-8")]);
+    let o = s.gale_stdin(&args, &format!("{}\n", opts.client_secret));
+    assert!(o.status.success(), "{} {}", stdout(&o), stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("version"), "{out}");
+    let line = gale_siteengine::sender::custom_action_arguments(&format!(
+        "{}/st2integration.json",
+        gale_siteengine::sender::DEFAULT_INSTALL_DIR
+    ));
+    assert!(out.contains(&line), "{out}");
+
+    // The config refers to the datastore; the secret is stored encrypted there.
+    let cfg = std::fs::read_to_string(data_dir.join("configs/siteengine.yaml")).expect("cfg");
+    assert!(!cfg.contains(&opts.client_secret), "{cfg}");
+    assert!(
+        cfg.contains("st2kv.system.siteengine_client_secret"),
+        "{cfg}"
+    );
+    assert!(cfg.contains("ticket_url"), "{cfg}");
+    assert!(
+        cfg.contains("127.0.0.1") && !cfg.contains("old.example"),
+        "{cfg}"
+    );
+    let kv = s.gale_json(&["key", "get", "siteengine_client_secret"]);
+    assert_eq!(kv["secret"], true, "{kv}");
+    assert_ne!(kv["value"], opts.client_secret.as_str(), "{kv}");
+
+    // The sender config carries a working API key: an alarm goes through it.
+    let sc: Value =
+        serde_json::from_str(&std::fs::read_to_string(&sender_cfg).expect("sender cfg"))
+            .expect("JSON");
+    assert_eq!(
+        sc["url"],
+        format!("{}/api/v1/webhooks/siteengine", s.url).as_str()
+    );
+    let api_key = sc["api_key"].as_str().expect("api key").to_string();
+    let sender = gale_siteengine::sender::SenderOptions {
+        script: s.data_dir().join("packs/siteengine/bin/st2integration.py"),
+        url: sc["url"].as_str().expect("url").to_string(),
+        api_key: api_key.clone(),
+        ca_file: None,
+        spool_dir: s.dir.path().join("spool"),
+        retries: 1,
+        backoff: 0.1,
+        timeout: 5.0,
+    };
+    let alarm = &gale_siteengine::sender::example_envelopes()[0];
+    let run = rt
+        .block_on(gale_siteengine::sender::run(
+            &sender,
+            &gale_siteengine::sender::envelope_args(alarm),
+        ))
+        .expect("sender");
+    assert_eq!(run.code, 0, "{run:?}");
+
+    // The stored configuration works for the pack's actions (secret decrypted on use).
+    sim.clear_calls();
+    let o = s.gale(&["run", "siteengine.server_info", "-j"]);
+    let ex: Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(&o), stderr(&o)));
+    assert_eq!(ex["status"], "succeeded", "{ex}\n{}", s.log());
+    assert!(sim.calls().iter().any(|c| c.path.contains("token")));
+    rt.block_on(sim.shutdown());
+}

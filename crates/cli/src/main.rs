@@ -56,6 +56,8 @@ enum Command {
     Trace(commands::events::TraceArgs),
     /// Timers (interval, cron, date triggers of rules): list, get.
     Timer(commands::timer::TimerArgs),
+    /// ExtremeCloud IQ Site Engine: configure the connection, run the simulator.
+    Siteengine(commands::siteengine::SiteEngineArgs),
     /// Run the server: API, engine and runners in one process.
     Server(commands::server::ServerArgs),
     /// Benchmarks that print figures (server pipeline, expressions).
@@ -86,6 +88,7 @@ fn main() -> std::process::ExitCode {
         Command::Webhook(args) => commands::events::webhook(&opts, args),
         Command::Trace(args) => commands::events::trace(&opts, args),
         Command::Timer(args) => commands::timer::timer(&opts, args),
+        Command::Siteengine(args) => commands::siteengine::run(&opts, args),
         Command::Server(args) => commands::server::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::Expr(args) => commands::expr::run(args),

@@ -10,5 +10,6 @@ pub mod output;
 pub mod resources;
 pub mod run;
 pub mod server;
+pub mod siteengine;
 pub mod timer;
 pub mod workflow;
