@@ -19,6 +19,8 @@ pub enum Suite {
     Workflow,
     /// Webhook → rule → core.noop latency and sustained webhook throughput (not in `all`).
     Events,
+    /// Site Engine alarm → first workflow task latency and alarms/s accepted (not in `all`).
+    Siteengine,
 }
 
 #[derive(Args)]
@@ -52,6 +54,9 @@ pub fn run(args: BenchArgs) -> Result<ExitCode> {
     }
     if matches!(args.suite, Suite::Events) {
         super::bench_events::run()?;
+    }
+    if matches!(args.suite, Suite::Siteengine) {
+        super::bench_siteengine::run(300, 5000, args.clients)?;
     }
     if matches!(args.suite, Suite::All | Suite::Workflow) {
         workflows(&args.workflows)?;

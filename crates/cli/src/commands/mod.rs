@@ -1,6 +1,7 @@
 pub mod auth;
 pub mod bench;
 pub mod bench_events;
+pub mod bench_siteengine;
 pub mod client;
 pub mod events;
 pub mod execution;
