@@ -30,8 +30,11 @@ fn wait_until(what: &str, secs: u64, mut f: impl FnMut() -> bool) {
     }
 }
 
+/// Requests an endpoint received: `(method, path, body)`.
+type Seen = Arc<Mutex<Vec<(String, String, String)>>>;
+
 /// A ticketing endpoint: records every request's method, path and body, answers 201.
-fn ticket_server() -> (String, Arc<Mutex<Vec<(String, String, String)>>>) {
+fn ticket_server() -> (String, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let url = format!("http://{}/tickets", listener.local_addr().expect("addr"));
     let seen = Arc::new(Mutex::new(Vec::new()));
@@ -802,4 +805,71 @@ fn configure_checks_stores_the_secret_encrypted_and_prints_the_sender_line() {
     assert_eq!(ex["status"], "succeeded", "{ex}\n{}", s.log());
     assert!(sim.calls().iter().any(|c| c.path.contains("token")));
     rt.block_on(sim.shutdown());
+}
+
+/// `gale siteengine simulate` prints what `gale siteengine configure` needs, and configure
+/// accepts it.
+#[test]
+fn simulate_prints_what_configure_needs() {
+    let s = Server::start();
+    let ca = s.dir.path().join("sim-ca.pem");
+    let mut sim = std::process::Command::new(gale_bin())
+        .args([
+            "siteengine",
+            "simulate",
+            "--bind",
+            "127.0.0.1:0",
+            "--ca-out",
+        ])
+        .arg(&ca)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("simulate");
+    let mut line = String::new();
+    BufReader::new(sim.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("first line");
+    let info: Value = serde_json::from_str(&line).expect("JSON line");
+    assert!(
+        info["url"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("https://"),
+        "{info}"
+    );
+    assert_eq!(info["ca_file"], ca.to_str().expect("utf-8"));
+    let port = info["port"].to_string();
+    let o = s.gale_stdin(
+        &[
+            "siteengine",
+            "configure",
+            "--data-dir",
+            s.data_dir().to_str().expect("utf-8"),
+            "--host",
+            info["host"].as_str().expect("host"),
+            "--port",
+            &port,
+            "--client-id",
+            info["client_id"].as_str().expect("client id"),
+            "--ca-bundle",
+            info["ca_file"].as_str().expect("ca"),
+            "--secret-stdin",
+            "--json",
+        ],
+        &format!("{}\n", info["client_secret"].as_str().expect("secret")),
+    );
+    let _ = sim.kill();
+    let _ = sim.wait();
+    assert!(o.status.success(), "{} {}", stdout(&o), stderr(&o));
+    let out: Value = serde_json::from_slice(&o.stdout).expect("configure --json");
+    assert_eq!(
+        out["server_info"]["version"],
+        gale_siteengine::sim::SIM_VERSION
+    );
+    assert_eq!(out["secret_key"], "st2kv.system.siteengine_client_secret");
+    assert!(out["custom_action_arguments"]
+        .as_str()
+        .unwrap_or_default()
+        .starts_with("--config "));
 }
