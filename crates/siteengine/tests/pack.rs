@@ -356,3 +356,60 @@ fn use_case_rules_ship_disabled_and_pass_declared_parameters() {
         }
     }
 }
+
+/// Which shipped rule each event starts: every use-case rule matches its own event and
+/// nothing else (the examples plus near misses: a cleared alarm, a lone linkDown trap with no
+/// flapping alarm, a syslog line that is not a configuration change).
+#[test]
+fn shipped_rules_match_narrowly() {
+    let content = gale_packs::events::load_event_content(&pack_dir(), "siteengine");
+    assert!(content.failures.is_empty(), "{:?}", content.failures);
+    let rules: Vec<gale_rules::Rule> = content
+        .rules
+        .iter()
+        .map(|(_, r)| gale_rules::Rule::from_value(r.clone(), "siteengine").unwrap())
+        .collect();
+    let alarm = example("alarm-webhook.json");
+    let trap = example("trap-webhook.json");
+    let syslog = example("syslog-webhook.json");
+    let mut cleared = alarm.clone();
+    cleared["alarm"]["state"] = json!("cleared");
+    let mut lone_link_down = trap.clone();
+    lone_link_down["alarm"]["name"] = json!("Trap: linkDown");
+    let mut flapping_alarm = alarm.clone();
+    flapping_alarm["alarm"]["name"] = json!("Port Flapping");
+    flapping_alarm["interface"] = json!({"if_index": 1021, "name": "1:21"});
+    let mut flapping_no_port = alarm.clone();
+    flapping_no_port["alarm"]["name"] = json!("Port Flapping");
+    let mut config_alarm = alarm.clone();
+    config_alarm["alarm"]["name"] = json!("Configurations Are Different");
+    let mut other_syslog = syslog.clone();
+    other_syslog["syslog"]["message"] = json!("<Info:vlan> Port 1:3 added to VLAN users");
+    let cases: [(&str, &Value, &[&str]); 9] = [
+        ("contact lost", &alarm, &["device_down"]),
+        ("contact lost cleared", &cleared, &[]),
+        ("flapping trap", &trap, &["port_flapping"]),
+        ("lone linkDown", &lone_link_down, &[]),
+        ("flapping alarm", &flapping_alarm, &["port_flapping_alarm"]),
+        ("flapping alarm without a port", &flapping_no_port, &[]),
+        ("archive compare", &config_alarm, &["config_changed"]),
+        ("config saved syslog", &syslog, &["config_changed_syslog"]),
+        ("other syslog", &other_syslog, &[]),
+    ];
+    for (what, envelope, expected) in cases {
+        let n = gale_siteengine::envelope::normalize_value(envelope.clone(), chrono::Utc::now())
+            .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let mut matched: Vec<&str> = rules
+            .iter()
+            .filter(|r| r.trigger_ref() == n.trigger)
+            .filter(|r| {
+                gale_rules::evaluate_rule(r, "ti", &n.payload, &gale_expr::NoProvider)
+                    .unwrap()
+                    .matched
+            })
+            .map(|r| r.name.as_str())
+            .collect();
+        matched.sort();
+        assert_eq!(matched, expected, "{what}");
+    }
+}
