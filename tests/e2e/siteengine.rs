@@ -868,6 +868,9 @@ fn simulate_prints_what_configure_needs() {
         gale_siteengine::sim::SIM_VERSION
     );
     assert_eq!(out["secret_key"], "st2kv.system.siteengine_client_secret");
+    // The simulator's schema.idl has every field the pack's actions use.
+    assert_eq!(out["schema_checked"], true, "{out}");
+    assert_eq!(out["unsupported_actions"], serde_json::json!([]), "{out}");
     assert!(out["custom_action_arguments"]
         .as_str()
         .unwrap_or_default()

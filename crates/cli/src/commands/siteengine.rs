@@ -259,6 +259,10 @@ fn configure(opts: &ClientOpts, a: ConfigureArgs) -> Result<ExitCode> {
     nbi.timeout = Duration::from_secs_f64(a.timeout);
 
     // The check runs before anything is stored: wrong credentials leave no half-configuration.
+    // Actions this Site Engine release cannot run (its schema.idl lacks their fields): a
+    // warning, not a refusal — the other actions still work.
+    let mut unsupported: Vec<Value> = Vec::new();
+    let mut schema_checked = false;
     let server_info = if a.no_check {
         Value::Null
     } else {
@@ -266,12 +270,27 @@ fn configure(opts: &ClientOpts, a: ConfigureArgs) -> Result<ExitCode> {
             .enable_all()
             .build()
             .context("tokio runtime")?;
-        let info = rt.block_on(async {
+        let checked = rt.block_on(async {
             let client = NbiClient::new(nbi.clone())?;
-            client.server_info().await
+            let info = client.server_info().await?;
+            Ok::<_, gale_siteengine::NbiError>((info, client.schema().await))
         });
-        match info {
-            Ok(v) => v,
+        match checked {
+            Ok((info, schema)) => {
+                match schema {
+                    Ok(schema) => {
+                        schema_checked = true;
+                        for (op, reason) in gale_siteengine::schema::unsupported_operations(&schema)
+                        {
+                            unsupported.push(
+                                json!({"action": format!("siteengine.{op}"), "reason": reason}),
+                            );
+                        }
+                    }
+                    Err(e) => eprintln!("warning: could not read Site Engine's NBI schema: {e}"),
+                }
+                info
+            }
             Err(e) => bail!("Site Engine at {} refused the check: {e}", nbi.base_url()),
         }
     };
@@ -344,6 +363,8 @@ fn configure(opts: &ClientOpts, a: ConfigureArgs) -> Result<ExitCode> {
             "{}",
             serde_json::to_string_pretty(&json!({
                 "server_info": server_info,
+                "schema_checked": schema_checked,
+                "unsupported_actions": unsupported,
                 "config_file": config_path.display().to_string(),
                 "secret_key": format!("st2kv.system.{secret_key}"),
                 "api_key_id": key.get("id").cloned().unwrap_or(Value::Null),
@@ -360,6 +381,13 @@ fn configure(opts: &ClientOpts, a: ConfigureArgs) -> Result<ExitCode> {
             nbi.base_url(),
             server_info["version"].as_str().unwrap_or("unknown")
         );
+        for u in &unsupported {
+            println!(
+                "warning: {} cannot run on this Site Engine release: {}",
+                u["action"].as_str().unwrap_or_default(),
+                u["reason"].as_str().unwrap_or_default()
+            );
+        }
     }
     println!(
         "Secret stored encrypted as st2kv.system.{secret_key}; config written to {}.",
