@@ -6,6 +6,7 @@ mod harness;
 mod keys;
 mod siteengine;
 mod timers;
+mod tls;
 mod workflow;
 
 use harness::*;

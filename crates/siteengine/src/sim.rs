@@ -270,8 +270,9 @@ fn now_secs() -> u64 {
 
 struct Pki {
     ca_pem: String,
-    chain: Vec<rustls::pki_types::CertificateDer<'static>>,
-    key: rustls::pki_types::PrivateKeyDer<'static>,
+    /// Leaf then issuer, PEM.
+    chain_pem: String,
+    key_pem: String,
 }
 
 fn make_ca(name: &str) -> Result<(rcgen::Certificate, rcgen::KeyPair), rcgen::Error> {
@@ -312,8 +313,8 @@ fn make_pki(untrusted: bool) -> Result<Pki, rcgen::Error> {
     let leaf_cert = leaf.signed_by(&leaf_key, issuer, issuer_key)?;
     Ok(Pki {
         ca_pem: ca.pem(),
-        chain: vec![leaf_cert.der().clone(), issuer.der().clone()],
-        key: rustls::pki_types::PrivateKeyDer::Pkcs8(leaf_key.serialize_der().into()),
+        chain_pem: format!("{}{}", leaf_cert.pem(), issuer.pem()),
+        key_pem: leaf_key.serialize_pem(),
     })
 }
 
@@ -358,15 +359,8 @@ pub async fn serve_https(
     untrusted_cert: bool,
 ) -> Result<HttpsServer, SimError> {
     let pki = make_pki(untrusted_cert).map_err(|e| SimError::Certificate(e.to_string()))?;
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ServerConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map_err(|e| SimError::Tls(e.to_string()))?
-        .with_no_client_auth()
-        .with_single_cert(pki.chain, pki.key)
+    let tls = gale_tls::server_config(pki.chain_pem.as_bytes(), pki.key_pem.as_bytes())
         .map_err(|e| SimError::Tls(e.to_string()))?;
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
     let listener = tokio::net::TcpListener::bind(bind)
         .await
         .map_err(|source| SimError::Bind { addr: bind, source })?;
@@ -374,7 +368,15 @@ pub async fn serve_https(
         .local_addr()
         .map_err(|source| SimError::Bind { addr: bind, source })?;
     let cancel = CancellationToken::new();
-    let task = tokio::spawn(accept_loop(listener, acceptor, app, cancel.clone()));
+    let stop = cancel.clone();
+    // No grace period: stopping the simulator ends open connections at once.
+    let task = tokio::spawn(gale_tls::serve_tls(
+        app,
+        listener,
+        tls,
+        async move { stop.cancelled().await },
+        Duration::ZERO,
+    ));
     Ok(HttpsServer {
         addr,
         ca_pem: pki.ca_pem,
@@ -406,41 +408,6 @@ pub async fn start(opts: SimOptions) -> Result<SimHandle, SimError> {
     let server = serve_https(app, bind, untrusted).await?;
     tracing::info!(addr = %server.addr(), "Site Engine simulator listening");
     Ok(SimHandle { server, state })
-}
-
-async fn accept_loop(
-    listener: tokio::net::TcpListener,
-    acceptor: tokio_rustls::TlsAcceptor,
-    app: axum::Router,
-    cancel: CancellationToken,
-) {
-    // Connections live in the set, so stopping the loop also ends them.
-    let mut conns = tokio::task::JoinSet::new();
-    loop {
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            accepted = listener.accept() => {
-                let Ok((tcp, _)) = accepted else { continue };
-                let acceptor = acceptor.clone();
-                let app = app.clone();
-                conns.spawn(async move {
-                    let tls = match acceptor.accept(tcp).await {
-                        Ok(t) => t,
-                        Err(e) => {
-                            tracing::debug!(error = %e, "simulator TLS handshake failed");
-                            return;
-                        }
-                    };
-                    let svc = hyper_util::service::TowerToHyperService::new(app);
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
-                        .await;
-                });
-            }
-        }
-    }
-    conns.shutdown().await;
 }
 
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {

@@ -55,6 +55,37 @@ pub struct ServerArgs {
     /// auth (site-engine.md 1.3). Off by default.
     #[arg(long, env = "GALE_WEBHOOKS_ACCEPT_BASIC_API_KEY")]
     pub webhooks_accept_basic_api_key: bool,
+    /// Serve HTTPS (TLS 1.2+) with this PEM certificate chain, leaf first; needs --tls-key.
+    /// Without both, the server speaks plain HTTP.
+    #[arg(long, env = "GALE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "GALE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// The rustls configuration from --tls-cert/--tls-key, `None` for plain HTTP. Errors name
+/// the flag and the file so a bad start-up is obvious.
+fn tls_config(args: &ServerArgs) -> anyhow::Result<Option<Arc<gale_tls::ServerConfig>>> {
+    let (cert, key) = match (&args.tls_cert, &args.tls_key) {
+        (None, None) => return Ok(None),
+        (Some(c), Some(k)) => (c, k),
+        // clap enforces the pair; this guards callers that build ServerArgs by hand.
+        (Some(_), None) => anyhow::bail!("--tls-cert needs --tls-key (or GALE_TLS_KEY)"),
+        (None, Some(_)) => anyhow::bail!("--tls-key needs --tls-cert (or GALE_TLS_CERT)"),
+    };
+    let cert_pem = std::fs::read(cert)
+        .with_context(|| format!("--tls-cert: cannot read {}", cert.display()))?;
+    let key_pem =
+        std::fs::read(key).with_context(|| format!("--tls-key: cannot read {}", key.display()))?;
+    let config = gale_tls::server_config(&cert_pem, &key_pem).with_context(|| {
+        format!(
+            "--tls-cert {} / --tls-key {}",
+            cert.display(),
+            key.display()
+        )
+    })?;
+    Ok(Some(config))
 }
 
 pub fn run(args: ServerArgs) -> anyhow::Result<ExitCode> {
@@ -81,10 +112,12 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("cannot create data dir {}", args.data_dir.display()))?;
     let data_dir = std::fs::canonicalize(&args.data_dir).unwrap_or_else(|_| args.data_dir.clone());
+    let tls = tls_config(&args)?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let listener = tokio::net::TcpListener::bind(args.bind)
         .await
         .with_context(|| format!("cannot listen on {}", args.bind))?;
-    tracing::info!(bind = %args.bind, data_dir = %data_dir.display(), "gale server listening");
+    tracing::info!(bind = %args.bind, %scheme, data_dir = %data_dir.display(), "gale server listening");
 
     let store = gale_store::sqlite::SqliteStore::open(data_dir.join("gale.db"))
         .context("cannot open the database")?;
@@ -98,7 +131,7 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
     opts.api_url = args
         .api_url
         .clone()
-        .unwrap_or_else(|| format!("http://{}/api/v1", args.bind));
+        .unwrap_or_else(|| format!("{scheme}://{}/api/v1", args.bind));
     let engine = Engine::new(Arc::new(store), runner_registry(), opts);
 
     let mut config = ApiConfig::new(&data_dir);
@@ -122,7 +155,18 @@ async fn serve(args: ServerArgs) -> anyhow::Result<()> {
         let state = state.clone();
         let stop = shutdown.clone();
         tokio::spawn(async move {
-            gale_api::serve(listener, state, async move { stop.cancelled().await }).await
+            match tls {
+                None => {
+                    gale_api::serve(listener, state, async move { stop.cancelled().await }).await
+                }
+                Some(tls) => {
+                    // Same app as plain HTTP; requests in flight get 8 s (the wait below is 10).
+                    let app = gale_api::app(state);
+                    let stopped = async move { stop.cancelled().await };
+                    gale_tls::serve_tls(app, listener, tls, stopped, Duration::from_secs(8)).await;
+                    Ok(())
+                }
+            }
         })
     };
 
@@ -398,5 +442,55 @@ mod tests {
         assert_eq!(w.args.data_dir, PathBuf::from("./gale-data"));
         assert_eq!(w.args.bind, "127.0.0.1:9101".parse::<SocketAddr>().unwrap());
         assert_eq!(w.args.token_ttl, 86_400);
+    }
+
+    #[test]
+    fn tls_flags_come_in_pairs_and_name_the_missing_one() {
+        if ["GALE_TLS_CERT", "GALE_TLS_KEY"]
+            .iter()
+            .any(|k| std::env::var_os(k).is_some())
+        {
+            return; // the environment supplies the other half
+        }
+        let e = Wrapper::try_parse_from(["gale", "--tls-cert", "/c.pem"])
+            .err()
+            .expect("cert without key refused")
+            .to_string();
+        assert!(e.contains("--tls-key"), "{e}");
+        let e = Wrapper::try_parse_from(["gale", "--tls-key", "/k.pem"])
+            .err()
+            .expect("key without cert refused")
+            .to_string();
+        assert!(e.contains("--tls-cert"), "{e}");
+        let w = Wrapper::try_parse_from(["gale"]).unwrap();
+        assert!(
+            tls_config(&w.args).unwrap().is_none(),
+            "plain HTTP by default"
+        );
+    }
+
+    #[test]
+    fn tls_files_unreadable_or_not_pem_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let junk = dir.path().join("junk.pem");
+        std::fs::write(&junk, "not a certificate").unwrap();
+        let missing = dir.path().join("missing.pem");
+        let parse = |c: &std::path::Path, k: &std::path::Path| {
+            let w = Wrapper::try_parse_from([
+                std::ffi::OsStr::new("gale"),
+                "--tls-cert".as_ref(),
+                c.as_os_str(),
+                "--tls-key".as_ref(),
+                k.as_os_str(),
+            ])
+            .unwrap();
+            format!("{:#}", tls_config(&w.args).unwrap_err())
+        };
+        let e = parse(&missing, &junk);
+        assert!(e.contains("--tls-cert") && e.contains("missing.pem"), "{e}");
+        let e = parse(&junk, &missing);
+        assert!(e.contains("--tls-key") && e.contains("missing.pem"), "{e}");
+        let e = parse(&junk, &junk);
+        assert!(e.contains("junk.pem") && e.contains("PEM"), "{e}");
     }
 }
