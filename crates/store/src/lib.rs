@@ -205,8 +205,12 @@ pub trait KeyValueStore: Send + Sync {
         kv: KeyValueRecord,
         now: Timestamp,
     ) -> Result<(KeyValueRecord, Option<KeyValueRecord>)>;
-    async fn get_kv(&self, scope: &str, name: &str, now: Timestamp)
-        -> Result<Option<KeyValueRecord>>;
+    async fn get_kv(
+        &self,
+        scope: &str,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<Option<KeyValueRecord>>;
     /// Live pairs of one scope (or all scopes), optionally only stored names starting with
     /// `prefix`, ordered by scope then name.
     async fn list_kv(
@@ -216,8 +220,12 @@ pub trait KeyValueStore: Send + Sync {
         now: Timestamp,
     ) -> Result<Vec<KeyValueRecord>>;
     /// Delete a live pair; returns it (an expired pair counts as absent).
-    async fn delete_kv(&self, scope: &str, name: &str, now: Timestamp)
-        -> Result<Option<KeyValueRecord>>;
+    async fn delete_kv(
+        &self,
+        scope: &str,
+        name: &str,
+        now: Timestamp,
+    ) -> Result<Option<KeyValueRecord>>;
     /// Remove expired pairs; returns how many.
     async fn purge_expired_kv(&self, now: Timestamp) -> Result<u64>;
 }

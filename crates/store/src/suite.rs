@@ -1294,15 +1294,32 @@ pub async fn kv_upsert_keeps_id_and_scopes<S: Store + ?Sized>(s: &S) {
     assert!(prev.is_none());
     assert_ne!(user.id, first.id);
     let got = s.get_kv("st2kv.system", "a", now).await.unwrap().unwrap();
-    assert_eq!((got.value.as_str(), got.id.as_str()), ("2", first.id.as_str()));
-    assert_eq!(s.get_kv("st2kv.user", "a", now).await.unwrap().unwrap().value, "u");
+    assert_eq!(
+        (got.value.as_str(), got.id.as_str()),
+        ("2", first.id.as_str())
+    );
+    assert_eq!(
+        s.get_kv("st2kv.user", "a", now)
+            .await
+            .unwrap()
+            .unwrap()
+            .value,
+        "u"
+    );
     assert!(s.get_kv("st2kv.system", "b", now).await.unwrap().is_none());
     let all = s.list_kv(None, None, now).await.unwrap();
-    let keys: Vec<_> = all.iter().map(|k| (k.scope.as_str(), k.name.as_str())).collect();
+    let keys: Vec<_> = all
+        .iter()
+        .map(|k| (k.scope.as_str(), k.name.as_str()))
+        .collect();
     assert_eq!(keys, [("st2kv.system", "a"), ("st2kv.user", "a")]);
     let deleted = s.delete_kv("st2kv.system", "a", now).await.unwrap();
     assert_eq!(deleted.unwrap().value, "2");
-    assert!(s.delete_kv("st2kv.system", "a", now).await.unwrap().is_none());
+    assert!(s
+        .delete_kv("st2kv.system", "a", now)
+        .await
+        .unwrap()
+        .is_none());
     assert!(s.get_kv("st2kv.system", "a", now).await.unwrap().is_none());
     assert!(s.get_kv("st2kv.user", "a", now).await.unwrap().is_some());
 }
@@ -1311,21 +1328,44 @@ pub async fn kv_ttl_expiry_and_purge<S: Store + ?Sized>(s: &S) {
     let mut k = kv("st2kv.system", "tmp", "v");
     k.expire_timestamp = Some(at(10));
     let (stored, _) = s.put_kv(k, at(0)).await.unwrap();
-    s.put_kv(kv("st2kv.system", "keep", "v"), at(0)).await.unwrap();
-    assert!(s.get_kv("st2kv.system", "tmp", at(9)).await.unwrap().is_some());
+    s.put_kv(kv("st2kv.system", "keep", "v"), at(0))
+        .await
+        .unwrap();
+    assert!(s
+        .get_kv("st2kv.system", "tmp", at(9))
+        .await
+        .unwrap()
+        .is_some());
     // Expired exactly at expire_timestamp, for get, list and delete alike.
-    assert!(s.get_kv("st2kv.system", "tmp", at(10)).await.unwrap().is_none());
+    assert!(s
+        .get_kv("st2kv.system", "tmp", at(10))
+        .await
+        .unwrap()
+        .is_none());
     assert_eq!(s.list_kv(None, None, at(10)).await.unwrap().len(), 1);
     assert_eq!(s.list_kv(None, None, at(9)).await.unwrap().len(), 2);
-    assert!(s.delete_kv("st2kv.system", "tmp", at(11)).await.unwrap().is_none());
+    assert!(s
+        .delete_kv("st2kv.system", "tmp", at(11))
+        .await
+        .unwrap()
+        .is_none());
     // A put over an expired pair is a create: no previous pair, a new id.
     let mut k = kv("st2kv.system", "tmp2", "v");
     k.expire_timestamp = Some(at(10));
     let (old, _) = s.put_kv(k, at(0)).await.unwrap();
-    let (new, prev) = s.put_kv(kv("st2kv.system", "tmp2", "w"), at(20)).await.unwrap();
+    let (new, prev) = s
+        .put_kv(kv("st2kv.system", "tmp2", "w"), at(20))
+        .await
+        .unwrap();
     assert!(prev.is_none());
     assert_ne!(new.id, old.id);
-    assert!(s.get_kv("st2kv.system", "tmp2", at(1000)).await.unwrap().is_some(), "no ttl now");
+    assert!(
+        s.get_kv("st2kv.system", "tmp2", at(1000))
+            .await
+            .unwrap()
+            .is_some(),
+        "no ttl now"
+    );
     let mut k = kv("st2kv.system", "tmp3", "v");
     k.expire_timestamp = Some(at(5));
     s.put_kv(k, at(0)).await.unwrap();
@@ -1361,10 +1401,17 @@ pub async fn kv_prefix_listing<S: Store + ?Sized>(s: &S) {
         ["app.db.host", "app.db.port", "app.web"]
     );
     // `%` and `_` are plain characters in a prefix, not wildcards.
-    assert_eq!(names(s.list_kv(sys, Some("100%"), now).await.unwrap()), ["100%_done"]);
+    assert_eq!(
+        names(s.list_kv(sys, Some("100%"), now).await.unwrap()),
+        ["100%_done"]
+    );
     assert!(s.list_kv(sys, Some("app%"), now).await.unwrap().is_empty());
     assert_eq!(
-        names(s.list_kv(Some("st2kv.user"), Some("alice:"), now).await.unwrap()),
+        names(
+            s.list_kv(Some("st2kv.user"), Some("alice:"), now)
+                .await
+                .unwrap()
+        ),
         ["alice:app.db"]
     );
     assert_eq!(s.list_kv(sys, None, now).await.unwrap().len(), 6);
@@ -1390,14 +1437,26 @@ fn wf_commit(id: &str, expected: Option<u64>, doc: &str) -> crate::WorkflowCommi
 
 pub async fn workflow_state_compare_and_set<S: Store + ?Sized>(s: &S) {
     assert_eq!(s.get_workflow("w1").await.unwrap(), None);
-    assert!(s.commit_workflow(wf_commit("w1", None, "{\"a\":1}")).await.unwrap());
+    assert!(s
+        .commit_workflow(wf_commit("w1", None, "{\"a\":1}"))
+        .await
+        .unwrap());
     // A second creation loses: the state exists now.
-    assert!(!s.commit_workflow(wf_commit("w1", None, "{\"a\":2}")).await.unwrap());
+    assert!(!s
+        .commit_workflow(wf_commit("w1", None, "{\"a\":2}"))
+        .await
+        .unwrap());
     let got = s.get_workflow("w1").await.unwrap().unwrap();
     assert_eq!((got.version, got.doc.as_str()), (1, "{\"a\":1}"));
-    assert!(s.commit_workflow(wf_commit("w1", Some(1), "{\"a\":3}")).await.unwrap());
+    assert!(s
+        .commit_workflow(wf_commit("w1", Some(1), "{\"a\":3}"))
+        .await
+        .unwrap());
     // A stale version writes nothing.
-    assert!(!s.commit_workflow(wf_commit("w1", Some(1), "{\"a\":4}")).await.unwrap());
+    assert!(!s
+        .commit_workflow(wf_commit("w1", Some(1), "{\"a\":4}"))
+        .await
+        .unwrap());
     let got = s.get_workflow("w1").await.unwrap().unwrap();
     assert_eq!((got.version, got.doc.as_str()), (2, "{\"a\":3}"));
     assert!(s.delete_workflow("w1").await.unwrap());
@@ -1427,8 +1486,19 @@ pub async fn workflow_commit_is_all_or_nothing<S: Store + ?Sized>(s: &S) {
     c.children = vec![(child.clone(), Some(item("i1", "c1", at(1))))];
     c.enqueue = vec![item("i2", "parent-of-wf", at(1))];
     assert!(s.commit_workflow(c).await.unwrap());
-    assert_eq!(s.get_execution("c1").await.unwrap().unwrap().parent.as_deref(), Some("wf"));
-    assert_eq!(s.get_execution("wf").await.unwrap().unwrap().children, vec!["c1".to_string()]);
+    assert_eq!(
+        s.get_execution("c1")
+            .await
+            .unwrap()
+            .unwrap()
+            .parent
+            .as_deref(),
+        Some("wf")
+    );
+    assert_eq!(
+        s.get_execution("wf").await.unwrap().unwrap().children,
+        vec!["c1".to_string()]
+    );
     assert_eq!(s.queue_len().await.unwrap(), 2);
 
     // A failing insert (duplicate child) rolls the state back too.

@@ -77,16 +77,24 @@ async fn bench() -> Result<()> {
     let stop = tokio_util::sync::CancellationToken::new();
     let server = {
         let (state, stop) = (state.clone(), stop.clone());
-        tokio::spawn(async move { gale_api::serve(listener, state, async move { stop.cancelled().await }).await })
+        tokio::spawn(async move {
+            gale_api::serve(listener, state, async move { stop.cancelled().await }).await
+        })
     };
 
     // Rules: 990 on other URLs, 10 (not matching) on the throughput URL, 1 for latency.
     let started = Instant::now();
     for i in 0..1000 {
         let (url, criteria) = if i < 990 {
-            (format!("bench/other{}", i / 10), json!({"trigger.body.n": {"type": "equals", "pattern": -1}}))
+            (
+                format!("bench/other{}", i / 10),
+                json!({"trigger.body.n": {"type": "equals", "pattern": -1}}),
+            )
         } else {
-            ("bench/target".to_string(), json!({"trigger.body.n": {"type": "lt", "pattern": -(i as i64)}}))
+            (
+                "bench/target".to_string(),
+                json!({"trigger.body.n": {"type": "lt", "pattern": -(i as i64)}}),
+            )
         };
         events
             .create_rule(RuleRequest::api(
@@ -107,7 +115,10 @@ async fn bench() -> Result<()> {
         ))
         .await?;
     println!("events benchmark (in-process server, HTTP on loopback, SQLite file store)");
-    println!("  rules loaded                       1001 ({:.1} s to register)", started.elapsed().as_secs_f64());
+    println!(
+        "  rules loaded                       1001 ({:.1} s to register)",
+        started.elapsed().as_secs_f64()
+    );
 
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CLIENTS)
@@ -125,10 +136,16 @@ async fn bench() -> Result<()> {
             .json(&json!({"go": true}))
             .send()
             .await?;
-        anyhow::ensure!(r.status().as_u16() == 202, "webhook answered {}", r.status());
+        anyhow::ensure!(
+            r.status().as_u16() == 202,
+            "webhook answered {}",
+            r.status()
+        );
         loop {
             match tokio::time::timeout(Duration::from_secs(10), updates.recv()).await {
-                Ok(Ok(EngineEvent::ExecutionUpdated(e))) if e.status == ExecStatus::Succeeded => break,
+                Ok(Ok(EngineEvent::ExecutionUpdated(e))) if e.status == ExecStatus::Succeeded => {
+                    break
+                }
                 Ok(Ok(_)) | Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
                 Ok(Err(e)) => anyhow::bail!("engine updates closed: {e}"),
                 Err(_) => anyhow::bail!("no execution succeeded within 10 s"),
@@ -187,7 +204,10 @@ async fn bench() -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let mut open = 0;
-        for status in [TriggerInstanceStatus::Pending, TriggerInstanceStatus::Processing] {
+        for status in [
+            TriggerInstanceStatus::Pending,
+            TriggerInstanceStatus::Processing,
+        ] {
             let (_, n) = store
                 .list_trigger_instances(&TriggerInstanceFilter {
                     trigger: vec![target.clone()],

@@ -28,7 +28,14 @@ fn show(v: &Value, attrs: &[&str], as_json: bool) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn get(c: &Client, path: &str, kind: &str, key: &str, attrs: &[&str], as_json: bool) -> Result<ExitCode> {
+fn get(
+    c: &Client,
+    path: &str,
+    kind: &str,
+    key: &str,
+    attrs: &[&str],
+    as_json: bool,
+) -> Result<ExitCode> {
     match c.get(path) {
         Ok(v) => Ok(show(&v, attrs, as_json)),
         Err(e) => {
@@ -57,12 +64,23 @@ fn query(base: &str, filters: &[(&str, &Option<String>)]) -> String {
 }
 
 fn read_doc(path: &PathBuf) -> Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_yaml::from_str(&text).with_context(|| format!("{} is not YAML or JSON", path.display()))
 }
 
 const RULE_ATTRS: &[&str] = &[
-    "id", "uid", "ref", "pack", "name", "description", "enabled", "trigger", "criteria", "action", "tags",
+    "id",
+    "uid",
+    "ref",
+    "pack",
+    "name",
+    "description",
+    "enabled",
+    "trigger",
+    "criteria",
+    "action",
+    "tags",
 ];
 
 #[derive(Args)]
@@ -127,11 +145,23 @@ pub fn rule(opts: &ClientOpts, args: RuleArgs) -> Result<ExitCode> {
             let enabled = enabled.map(|b| b.to_string());
             let path = query(
                 "/api/v1/rules",
-                &[("pack", &pack), ("trigger", &trigger), ("action", &action), ("enabled", &enabled)],
+                &[
+                    ("pack", &pack),
+                    ("trigger", &trigger),
+                    ("action", &action),
+                    ("enabled", &enabled),
+                ],
             );
             list(&c, &path, &["ref", "pack", "description", "enabled"], json)
         }
-        RuleCmd::Get { rule, json } => get(&c, &format!("/api/v1/rules/{rule}"), "Rule", &rule, RULE_ATTRS, json),
+        RuleCmd::Get { rule, json } => get(
+            &c,
+            &format!("/api/v1/rules/{rule}"),
+            "Rule",
+            &rule,
+            RULE_ATTRS,
+            json,
+        ),
         RuleCmd::Create { file, json } => {
             let v = c.post("/api/v1/rules", &read_doc(&file)?)?;
             Ok(show(&v, RULE_ATTRS, json))
@@ -193,7 +223,15 @@ pub fn trigger(opts: &ClientOpts, args: TriggerArgs) -> Result<ExitCode> {
             &format!("/api/v1/triggertypes/{trigger}"),
             "Trigger",
             &trigger,
-            &["id", "ref", "pack", "name", "description", "parameters_schema", "payload_schema"],
+            &[
+                "id",
+                "ref",
+                "pack",
+                "name",
+                "description",
+                "parameters_schema",
+                "payload_schema",
+            ],
             json,
         ),
     }
@@ -238,7 +276,12 @@ pub fn trigger_instance(opts: &ClientOpts, args: TriggerInstanceArgs) -> Result<
         } => {
             let base = format!("/api/v1/triggerinstances?limit={last}");
             let path = query(&base, &[("trigger", &trigger), ("status", &status)]);
-            list(&c, &path, &["id", "trigger", "occurrence_time", "status"], json)
+            list(
+                &c,
+                &path,
+                &["id", "trigger", "occurrence_time", "status"],
+                json,
+            )
         }
         TriggerInstanceCmd::Get { id, json } => get(
             &c,
@@ -249,7 +292,10 @@ pub fn trigger_instance(opts: &ClientOpts, args: TriggerInstanceArgs) -> Result<
             json,
         ),
         TriggerInstanceCmd::ReEmit { id } => {
-            let v = c.post(&format!("/api/v1/triggerinstances/{id}/re_emit"), &json!({}))?;
+            let v = c.post(
+                &format!("/api/v1/triggerinstances/{id}/re_emit"),
+                &json!({}),
+            )?;
             println!("{}", v["message"].as_str().unwrap_or(""));
             Ok(ExitCode::SUCCESS)
         }
@@ -297,12 +343,23 @@ pub fn rule_enforcement(opts: &ClientOpts, args: RuleEnforcementArgs) -> Result<
             let base = format!("/api/v1/ruleenforcements?limit={last}");
             let path = query(
                 &base,
-                &[("rule_ref", &rule), ("trigger_instance", &trigger_instance), ("execution", &execution)],
+                &[
+                    ("rule_ref", &rule),
+                    ("trigger_instance", &trigger_instance),
+                    ("execution", &execution),
+                ],
             );
             list(
                 &c,
                 &path,
-                &["id", "rule.ref", "trigger_instance_id", "execution_id", "enforced_at", "status"],
+                &[
+                    "id",
+                    "rule.ref",
+                    "trigger_instance_id",
+                    "execution_id",
+                    "enforced_at",
+                    "status",
+                ],
                 json,
             )
         }
@@ -311,7 +368,15 @@ pub fn rule_enforcement(opts: &ClientOpts, args: RuleEnforcementArgs) -> Result<
             &format!("/api/v1/ruleenforcements/{id}"),
             "Rule enforcement",
             &id,
-            &["id", "rule.ref", "trigger_instance_id", "execution_id", "failure_reason", "enforced_at", "status"],
+            &[
+                "id",
+                "rule.ref",
+                "trigger_instance_id",
+                "execution_id",
+                "failure_reason",
+                "enforced_at",
+                "status",
+            ],
             json,
         ),
     }
@@ -346,7 +411,12 @@ enum WebhookCmd {
 pub fn webhook(opts: &ClientOpts, args: WebhookArgs) -> Result<ExitCode> {
     let c = Client::new(opts)?;
     match args.cmd {
-        WebhookCmd::List { json } => list(&c, "/api/v1/webhooks", &["parameters.url", "type", "ref"], json),
+        WebhookCmd::List { json } => list(
+            &c,
+            "/api/v1/webhooks",
+            &["parameters.url", "type", "ref"],
+            json,
+        ),
         WebhookCmd::Get { url, json } => get(
             &c,
             &format!("/api/v1/webhooks/{url}"),
@@ -414,14 +484,26 @@ pub fn trace(opts: &ClientOpts, args: TraceArgs) -> Result<ExitCode> {
                     ("trigger_instance", &trigger_instance),
                 ],
             );
-            list(&c, &path, &["id", "uid", "trace_tag", "start_timestamp"], json)
+            list(
+                &c,
+                &path,
+                &["id", "uid", "trace_tag", "start_timestamp"],
+                json,
+            )
         }
         TraceCmd::Get { id, json } => get(
             &c,
             &format!("/api/v1/traces/{id}"),
             "Trace",
             &id,
-            &["id", "trace_tag", "trigger_instances", "rules", "action_executions", "start_timestamp"],
+            &[
+                "id",
+                "trace_tag",
+                "trigger_instances",
+                "rules",
+                "action_executions",
+                "start_timestamp",
+            ],
             json,
         ),
     }
