@@ -2,144 +2,16 @@
 //! nothing stored on a bad body), rules CRUD, trigger types, trigger instances with re-emit,
 //! rule enforcements and traces.
 
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use gale_api::auth::htpasswd;
-use gale_api::{ApiConfig, App, AppState};
-use gale_engine::{Engine, EngineOptions};
-use gale_events::{Events, EventsOptions};
-use http_body_util::BodyExt;
-use serde_json::{json, Value};
-use std::sync::Arc;
+use axum::http::{Method, StatusCode};
+use serde_json::json;
 use std::time::Duration;
-use tower::ServiceExt;
 
-const PASSWORD: &str = "Ch@ngeMe";
+mod common;
+use common::*;
 
-struct Env {
-    _dir: tempfile::TempDir,
-    state: AppState,
-    app: App,
-    token: String,
-}
-
-struct Resp {
-    status: StatusCode,
-    text: String,
-}
-
-impl Resp {
-    fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
-    }
-    fn fault(&self) -> String {
-        self.json()["faultstring"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-}
-
+/// The events tests need no opt-in webhook auth.
 async fn setup() -> Env {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().to_path_buf();
-    let store = gale_store::sqlite::SqliteStore::open(dir.join("gale.db")).unwrap();
-    let opts = EngineOptions {
-        workers: 4,
-        data_dir: dir.clone(),
-        ..EngineOptions::default()
-    };
-    let engine = Engine::new(
-        Arc::new(store),
-        gale_runners::Registry::with_builtin(),
-        opts,
-    );
-    engine.register_runner_types().await.unwrap();
-    for pack in gale_packs::builtin::install_all(&dir).unwrap() {
-        engine.register_pack_dir(&pack, false).await.unwrap();
-    }
-    engine.start().await.unwrap();
-    let events = Events::new(engine.clone(), EventsOptions::default());
-    events.start().await.unwrap();
-    htpasswd::bootstrap(&dir, Some(PASSWORD), 4).unwrap();
-    let mut cfg = ApiConfig::new(&dir);
-    cfg.bcrypt_cost = 4;
-    cfg.packs_dirs = vec![dir.join("packs")];
-    let state = AppState::new(engine, cfg);
-    state.set_events(events);
-    state.set_ready(true);
-    let app = gale_api::app(state.clone());
-    let mut env = Env {
-        _dir: tmp,
-        state,
-        app,
-        token: String::new(),
-    };
-    let basic = base64_basic("st2admin", PASSWORD);
-    let r = env
-        .raw(
-            Method::POST,
-            "/auth/v1/tokens",
-            &[
-                ("authorization", &basic),
-                ("content-type", "application/json"),
-            ],
-            Some("{}".into()),
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
-    env.token = r.json()["token"].as_str().unwrap().to_string();
-    env
-}
-
-fn base64_basic(user: &str, pw: &str) -> String {
-    use base64::Engine as _;
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"))
-    )
-}
-
-impl Env {
-    async fn raw(
-        &self,
-        method: Method,
-        uri: &str,
-        headers: &[(&str, &str)],
-        body: Option<String>,
-    ) -> Resp {
-        let mut b = Request::builder().method(method).uri(uri);
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let req = b
-            .body(body.map(Body::from).unwrap_or_else(Body::empty))
-            .unwrap();
-        let resp = self.app.clone().oneshot(req).await.unwrap();
-        let status = resp.status();
-        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-        Resp {
-            status,
-            text: String::from_utf8_lossy(&bytes).into_owned(),
-        }
-    }
-
-    async fn call(&self, method: Method, uri: &str, body: Option<Value>) -> Resp {
-        let headers = [
-            ("x-auth-token", self.token.as_str()),
-            ("content-type", "application/json"),
-        ];
-        self.raw(method, uri, &headers, body.map(|b| b.to_string()))
-            .await
-    }
-
-    async fn instances(&self) -> Vec<Value> {
-        let r = self
-            .call(Method::GET, "/api/v1/triggerinstances", None)
-            .await;
-        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-        r.json().as_array().unwrap().clone()
-    }
+    setup_with(false).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
