@@ -21,6 +21,9 @@ pub(crate) struct PackConfigs {
     dir: Option<PathBuf>,
     /// `config.schema.yaml` per pack, filled at start and at pack registration.
     schemas: RwLock<HashMap<String, Value>>,
+    /// Validated file values per pack with the file's (modified time, length) when read: an
+    /// unchanged file is not parsed and validated again on every execution.
+    loaded: RwLock<HashMap<String, (std::time::SystemTime, u64, Value)>>,
 }
 
 impl PackConfigs {
@@ -28,10 +31,16 @@ impl PackConfigs {
         PackConfigs {
             dir,
             schemas: RwLock::new(HashMap::new()),
+            loaded: RwLock::new(HashMap::new()),
         }
     }
 
     pub(crate) fn set_schema(&self, pack: &str, schema: Option<Value>) {
+        // Values were validated against the old schema.
+        self.loaded
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(pack);
         let mut g = self.schemas.write().unwrap_or_else(|p| p.into_inner());
         match schema {
             Some(s) => g.insert(pack.to_string(), s),
@@ -52,17 +61,43 @@ impl PackConfigs {
             g.get(pack).cloned()
         };
         let path = self.dir.as_ref().map(|d| d.join(format!("{pack}.yaml")));
-        let values = match &path {
-            Some(p) if p.is_file() => {
-                let v = gale_packs::config::load_config_values(p).map_err(params::Error::Config)?;
-                let v = match &schema {
-                    Some(s) => {
-                        gale_packs::config::validate_config(s, &v, &p.display().to_string(), pack)
-                            .map_err(params::Error::Config)?
-                    }
-                    None => v,
+        let meta = path
+            .as_ref()
+            .and_then(|p| std::fs::metadata(p).ok())
+            .filter(|m| m.is_file());
+        let values = match (&path, meta) {
+            (Some(p), Some(m)) => {
+                let stamp = (m.modified().ok(), m.len());
+                let cached = {
+                    let g = self.loaded.read().unwrap_or_else(|p| p.into_inner());
+                    g.get(pack)
+                        .filter(|(t, len, _)| (Some(*t), *len) == stamp)
+                        .map(|(_, _, v)| v.clone())
                 };
-                Some(v)
+                match cached {
+                    Some(v) => Some(v),
+                    None => {
+                        let v = gale_packs::config::load_config_values(p)
+                            .map_err(params::Error::Config)?;
+                        let v = match &schema {
+                            Some(s) => gale_packs::config::validate_config(
+                                s,
+                                &v,
+                                &p.display().to_string(),
+                                pack,
+                            )
+                            .map_err(params::Error::Config)?,
+                            None => v,
+                        };
+                        if let (Some(t), len) = stamp {
+                            self.loaded
+                                .write()
+                                .unwrap_or_else(|p| p.into_inner())
+                                .insert(pack.to_string(), (t, len, v.clone()));
+                        }
+                        Some(v)
+                    }
+                }
             }
             _ => None,
         };
